@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# Create .venv (if missing) and install everything the book and the tests need.
+# Usage: bash scripts/setup.sh      (idempotent; a second run only checks)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+  .venv/bin/python -m pip install -q --upgrade pip
+fi
+# torch first, so that the floor in requirements.txt does not pull a CUDA build of
+# several GB onto a CPU machine. LLMW_TORCH overrides the spec (e.g. "torch" on a GPU box).
+if ! .venv/bin/python -c "import torch" 2>/dev/null; then
+  if command -v nvidia-smi >/dev/null 2>&1; then spec=${LLMW_TORCH:-torch}; else spec=${LLMW_TORCH:-torch==2.13.0}; fi
+  .venv/bin/python -m pip install -q "$spec"
+fi
+.venv/bin/python -m pip install -q -r requirements-dev.txt
