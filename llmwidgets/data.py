@@ -27,9 +27,9 @@ import os
 import tempfile
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 from urllib.parse import quote
 
 #: Folder with local copies of the corpora; takes precedence over cache and download.
@@ -37,7 +37,9 @@ DATA_DIR_ENV = "LLMW_DATA_DIR"
 #: Overrides the cache folder.
 CACHE_DIR_ENV = "LLMW_CACHE_DIR"
 
-_CHAR_RNN = "https://raw.githubusercontent.com/karpathy/char-rnn/6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e"
+_CHAR_RNN = (
+    "https://raw.githubusercontent.com/karpathy/char-rnn/6f9487a6fe5b420b7ca9afb0d7c078e37c1d1b4e"
+)
 _POETRY = "https://raw.githubusercontent.com/chinese-poetry/chinese-poetry/99ebbef7e1345c0985c44b9fd96a3f9e776f117b"
 
 
@@ -213,9 +215,7 @@ def _download(corpus: Corpus, target: Path, timeout: float) -> Path:
 
 def _lunyu_text(records: list[dict]) -> str:
     # One block per chapter: the chapter title, then one line per paragraph.
-    return "\n\n".join(
-        "\n".join([r["chapter"], *r["paragraphs"]]) for r in records
-    )
+    return "\n\n".join("\n".join([r["chapter"], *r["paragraphs"]]) for r in records)
 
 
 def _songci_text(records: list[dict]) -> str:

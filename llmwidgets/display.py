@@ -39,8 +39,11 @@ def _check_figure(fig: Any) -> go.Figure:
     if not isinstance(fig, go.Figure):
         raise TypeError(
             f"expected a plotly.graph_objects.Figure, got {type(fig).__name__}"
-            + (" (a FigureWidget keeps megabytes of state; pass go.Figure(fig))"
-               if isinstance(fig, go.FigureWidget) else "")
+            + (
+                " (a FigureWidget keeps megabytes of state; pass go.Figure(fig))"
+                if isinstance(fig, go.FigureWidget)
+                else ""
+            )
         )
     return fig
 

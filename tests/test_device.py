@@ -1,0 +1,107 @@
+import random
+
+import numpy as np
+import pytest
+import torch
+
+from llmwidgets.device import (
+    DEVICE_ENV,
+    environment_report,
+    pick_device,
+    pick_precision,
+    print_environment,
+    seed_everything,
+)
+
+
+def test_pick_device_on_this_machine(monkeypatch):
+    monkeypatch.delenv(DEVICE_ENV, raising=False)
+    expected = "cuda" if torch.cuda.is_available() else "cpu"
+    assert pick_device().type in (expected, "mps")
+    assert pick_device("cpu") == torch.device("cpu")
+
+
+def test_pick_device_env_override(monkeypatch):
+    monkeypatch.setenv(DEVICE_ENV, "cpu")
+    assert pick_device() == torch.device("cpu")
+
+
+def test_pick_device_prefers_cuda_then_mps(monkeypatch):
+    monkeypatch.delenv(DEVICE_ENV, raising=False)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert pick_device().type == "cuda"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr("llmwidgets.device._mps_available", lambda: True)
+    assert pick_device().type == "mps"
+    monkeypatch.setattr("llmwidgets.device._mps_available", lambda: False)
+    assert pick_device().type == "cpu"
+
+
+@pytest.mark.parametrize("bad", ["gpu", "tpu", "cuda:x"])
+def test_pick_device_rejects_unknown(bad):
+    with pytest.raises(ValueError, match=repr(bad)):
+        pick_device(bad)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_pick_device_unavailable_cuda():
+    with pytest.raises(ValueError, match="CUDA is not available"):
+        pick_device("cuda")
+
+
+def test_precision_rules():
+    cpu = pick_precision("cpu")
+    assert (cpu.name, cpu.dtype, cpu.use_scaler) == ("fp32", None, False)
+    a100 = pick_precision("cuda", capability=(8, 0))
+    assert (a100.name, a100.dtype, a100.use_scaler) == ("bf16", torch.bfloat16, False)
+    h100 = pick_precision("cuda", capability=(9, 0))
+    assert h100.name == "bf16"
+    # A T4 claims bf16 support through emulation; we must still pick fp16 + scaler.
+    t4 = pick_precision("cuda", capability=(7, 5))
+    assert (t4.name, t4.dtype, t4.use_scaler) == ("fp16", torch.float16, True)
+    assert "7, 5" in t4.reason
+
+
+@pytest.mark.parametrize("bad", [(8,), (8, "0"), [8, 0], (-1, 0)])
+def test_precision_rejects_bad_capability(bad):
+    with pytest.raises(ValueError, match="capability"):
+        pick_precision("cuda", capability=bad)
+
+
+def test_fp32_autocast_is_a_noop_and_scaler_disabled():
+    prec = pick_precision("cpu")
+    x = torch.ones(2, 2)
+    with prec.autocast():
+        y = x @ x
+    assert y.dtype == torch.float32
+    scaler = prec.grad_scaler()
+    assert not scaler.is_enabled()
+    loss = torch.tensor(3.0)
+    assert scaler.scale(loss).item() == 3.0
+
+
+def test_seed_everything_repeats():
+    seed_everything(123)
+    a = (random.random(), np.random.rand(), torch.rand(3))
+    seed_everything(123)
+    b = (random.random(), np.random.rand(), torch.rand(3))
+    assert a[0] == b[0] and a[1] == b[1]
+    assert torch.equal(a[2], b[2])
+
+
+@pytest.mark.parametrize("bad", [-1, 2**32, 1.5, "1", True])
+def test_seed_rejects_bad(bad):
+    with pytest.raises(ValueError, match="seed"):
+        seed_everything(bad)
+
+
+def test_environment_report(capsys, monkeypatch):
+    monkeypatch.setenv("LLMW_QUICK", "1")
+    info = environment_report("cpu")
+    assert info["torch"] == torch.__version__
+    assert info["device"] == "cpu"
+    assert info["precision"] == "fp32"
+    assert info["quick mode"] == "on"
+    print_environment("cpu")
+    out = capsys.readouterr().out
+    assert "torch" in out and torch.__version__ in out
