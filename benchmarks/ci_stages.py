@@ -21,11 +21,12 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET_S = 20 * 60  # the project's target for a whole CI run on 2 CPU cores
 LIMIT_S = 90 * 60  # CI's hard limit
 PY = str(ROOT / ".venv" / "bin" / "python")
+RUFF = ".venv/bin/ruff check . && .venv/bin/ruff format --check ."
 
 # (stage name, command) - the pytest stages split the suite the way it runs in CI.
 STAGES: list[tuple[str, list[str]]] = [
     ("setup (venv, pip, assets)", ["bash", "scripts/setup.sh"]),
-    ("ruff lint + format check", ["bash", "-c", ".venv/bin/ruff check . && .venv/bin/ruff format --check ."]),
+    ("ruff lint + format check", ["bash", "-c", RUFF]),
     ("unit tests", [PY, "-m", "pytest", "-q", "tests", "--ignore=tests/test_book.py",
                     "--ignore=tests/test_student.py"]),
     ("student versions run", [PY, "-m", "pytest", "-q", "tests/test_student.py"]),
