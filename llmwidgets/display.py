@@ -15,8 +15,10 @@ the built book      ``text/html``; the book serves ``plotly.min.js`` from its ow
 plotly >= 6.1 emits only the JSON part in a kernel, which Jupyter Book v1 drops,
 so :func:`show` always sends both parts as one raw mime bundle. The same bundle
 goes through a display handle for live updates (:func:`update`): plotly's own
-``display(fig, display_id=True).update(fig)`` does not redraw in place, and a
-``go.FigureWidget`` would store megabytes of widget state in the notebook.
+``display(fig, display_id=True).update(fig)`` does not redraw in place (nor does a
+plain raw-bundle update in JupyterLab, whose plotly renderer draws only once; see
+:func:`update`), and a ``go.FigureWidget`` would store megabytes of widget state in
+the notebook.
 """
 
 from __future__ import annotations
@@ -126,4 +128,10 @@ def update(handle: Any, fig: go.Figure) -> None:
         raise TypeError(
             f"update() needs the handle returned by show(fig, display_id=True), got {handle!r}"
         )
-    handle.update(figure_bundle(fig), raw=True)
+    bundle = figure_bundle(fig)
+    # JupyterLab and Notebook 7 reuse an output's renderer when the preferred mime type
+    # is unchanged, and plotly's renderer ignores a second renderModel() once it has
+    # drawn. A one-line text/plain step in between makes the frontend build a fresh
+    # plotly renderer, so the figure really redraws; the final output is the full bundle.
+    handle.update({"text/plain": bundle["text/plain"]}, raw=True)
+    handle.update(bundle, raw=True)

@@ -1,0 +1,131 @@
+"""Live widgets in a real JupyterLab 4, driven by headless Chromium.
+
+Starts JupyterLab on a free loopback port in a temporary folder, opens a notebook,
+runs all cells through JupyterLab's own command, moves controls and reads the data
+plotly drew (``gd.data`` of the graph div).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+
+import nbformat
+import pytest
+from browser import local_page
+
+TOKEN = "llmwidgets-test"
+KERNEL_IDLE = """() => {
+  const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+  const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
+  return k && k.status === 'idle';
+}"""
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """A JupyterLab server; yields (root folder, base URL)."""
+    root = tmp_path_factory.mktemp("lab")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = dict(
+        os.environ, JUPYTER_CONFIG_DIR=str(root / ".cfg"), JUPYTER_RUNTIME_DIR=str(root / ".rt")
+    )
+    log = open(root / "lab.log", "w")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
+         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={root}", "--allow-root",
+         "--LabApp.news_url=None", "--LabServerApp.announcements_url=None",
+         "--LabApp.expose_app_in_browser=True"],
+        env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2)
+            break
+        except OSError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.terminate()
+                pytest.fail("JupyterLab did not start:\n" + (root / "lab.log").read_text())
+            time.sleep(0.5)
+    yield root, base
+    proc.terminate()
+    proc.wait(timeout=20)
+    log.close()
+
+
+def run_notebook_in_lab(lab, name: str, cells: list[str]):
+    """Write a notebook, open it in JupyterLab, run all cells; return (page, log) context."""
+    root, base = lab
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, root / name)
+    ctx = local_page(base)
+    page, log = ctx.__enter__()
+    page.goto(f"{base}/lab/tree/{name}?token={TOKEN}")
+    page.wait_for_function(KERNEL_IDLE, timeout=120_000)
+    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    return ctx, page, log
+
+
+def plot_data(page, index: int = 0):
+    """The trace data plotly drew in the index-th graph of the page."""
+    return page.evaluate(f"document.querySelectorAll('.js-plotly-plot')[{index}].data")
+
+
+def press_on(page, selector: str, key: str, times: int) -> None:
+    """Focus a control (e.g. a slider handle) and press a key several times."""
+    page.locator(selector).first.focus()
+    for _ in range(times):
+        page.keyboard.press(key)
+
+
+def wait_for_change(page, before, index: int = 0, timeout: float = 30.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        now = plot_data(page, index)
+        if now != before:
+            return now
+        time.sleep(0.2)
+    return before
+
+
+def test_display_update_redraws_plotly_in_lab(lab):
+    """llmwidgets.update() from a widget callback redraws the figure in place."""
+    code = """
+import ipywidgets as w, plotly.graph_objects as go
+from llmwidgets import show, update
+s = w.FloatSlider(value=1.0, min=0.0, max=3.0, step=0.5, description="T")
+fig = go.Figure(go.Bar(x=list("abc"), y=[1.0, 2.0, 3.0]))
+display(s)
+h = show(fig, display_id=True)
+def on(change):
+    fig.data[0].y = [change["new"], 2.0, 3.0]
+    update(h, fig)
+s.observe(on, names="value")
+"""
+    ctx, page, log = run_notebook_in_lab(lab, "update.ipynb", [code])
+    try:
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+        page.wait_for_selector(".widget-slider .noUi-handle", timeout=30_000)
+        before = plot_data(page)
+        assert before[0]["y"] == [1.0, 2.0, 3.0]
+        press_on(page, ".widget-slider .noUi-handle", "ArrowRight", 1)
+        after = wait_for_change(page, before)
+        assert after[0]["y"] == [1.5, 2.0, 3.0]
+        assert page.locator(".js-plotly-plot").count() == 1  # redrawn in place, not appended
+        assert log.console_errors == [] and log.page_errors == []
+        assert log.blocked == []
+    finally:
+        ctx.__exit__(None, None, None)
