@@ -1,0 +1,335 @@
+"""The online book: it builds with warnings as errors, and its pages work offline.
+
+One fresh build per test session goes to ``_build/test/_build/html`` (ignored by git).
+The browser tests serve it from ``127.0.0.1`` and open it in headless Chromium with
+every request to another host blocked and recorded; screenshots for debugging are
+written to ``_build/test/screenshots/``.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from html.parser import HTMLParser
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+BUILD_ROOT = ROOT / "_build" / "test"
+SCREENSHOTS = BUILD_ROOT / "screenshots"
+REPOSITORY = "llm-ecosystem-book/llm-ecosystem"
+
+# Pages the browser tests open: (path in the built site, has math, has plotly figures).
+PAGES = [
+    ("book/intro.html", False, False),
+    ("notebooks/04_math.html", True, True),
+    ("search.html", False, False),
+]
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _jupyter_book() -> str:
+    exe = Path(sys.executable).with_name("jupyter-book")
+    if exe.exists():
+        return str(exe)
+    found = shutil.which("jupyter-book")
+    if found is None:
+        pytest.fail("jupyter-book is not installed; run: bash scripts/setup.sh")
+    return found
+
+
+@pytest.fixture(scope="session")
+def book_html() -> Path:
+    """Build the whole book once, from scratch, with warnings as errors."""
+    shutil.rmtree(BUILD_ROOT, ignore_errors=True)
+    BUILD_ROOT.mkdir(parents=True)
+    cmd = [
+        _jupyter_book(),
+        "build",
+        str(ROOT),
+        "--path-output",
+        str(BUILD_ROOT),
+        "--warningiserror",
+        "--keep-going",
+        "--all",
+    ]
+    start = time.monotonic()
+    proc = subprocess.run(
+        cmd, capture_output=True, text=True, timeout=900, cwd=ROOT, stdin=subprocess.DEVNULL
+    )
+    log = proc.stdout + proc.stderr
+    (BUILD_ROOT / "build.log").write_text(log)
+    if proc.returncode != 0:
+        pytest.fail(
+            f"book build failed (exit {proc.returncode}) after {time.monotonic() - start:.0f} s:"
+            f" {' '.join(cmd)}\n--- build log ---\n{log[-20000:]}",
+            pytrace=False,
+        )
+    html = BUILD_ROOT / "_build" / "html"
+    assert (html / "index.html").is_file(), f"no index.html in {html}\n{log[-5000:]}"
+    return html
+
+
+class _AssetParser(HTMLParser):
+    """Collects what a page loads: script src and stylesheet/preload link href."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.assets: list[tuple[str, str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "script" and a.get("src"):
+            self.assets.append(("script", a["src"]))
+        elif tag == "link" and a.get("href"):
+            rel = set(a.get("rel", "").lower().split())
+            if rel & {"stylesheet", "preload", "modulepreload", "preconnect", "dns-prefetch"}:
+                self.assets.append(("link " + " ".join(sorted(rel)), a["href"]))
+
+
+def _is_remote(url: str) -> bool:
+    return bool(urlsplit(url).scheme in ("http", "https") or url.startswith("//"))
+
+
+def test_build_has_the_pages(book_html: Path) -> None:
+    for page, _, _ in PAGES:
+        assert (book_html / page).is_file(), f"{page} missing from the build"
+    assert (book_html / "_static" / "plotly.min.js").is_file()
+    assert (book_html / "_static" / "mathjax" / "tex-mml-chtml.js").is_file()
+
+
+def test_no_external_scripts_or_stylesheets(book_html: Path) -> None:
+    pages = sorted(book_html.rglob("*.html"))
+    assert pages
+    remote = []
+    for page in pages:
+        parser = _AssetParser()
+        parser.feed(page.read_text(encoding="utf-8"))
+        remote += [
+            f"{page.relative_to(book_html)}: {kind} {url}"
+            for kind, url in parser.assets
+            if _is_remote(url)
+        ]
+    # Stylesheets must not pull fonts or other CSS from the network either.
+    css_import = re.compile(r"@import\s+(url\()?\s*['\"]?(https?:)?//|url\(\s*['\"]?(https?:)?//")
+    for css in sorted((book_html / "_static").rglob("*.css")):
+        for match in css_import.finditer(css.read_text(encoding="utf-8", errors="replace")):
+            remote.append(f"{css.relative_to(book_html)}: {match.group(0)}")
+    assert not remote, "the built book loads assets from the network:\n" + "\n".join(remote)
+
+
+def test_colab_launch_button(book_html: Path) -> None:
+    html = (book_html / "notebooks" / "04_math.html").read_text(encoding="utf-8")
+    url = f"https://colab.research.google.com/github/{REPOSITORY}/blob/main/notebooks/04_math.ipynb"
+    assert url in html
+
+
+# --------------------------------------------------------------------- browser
+
+
+def _chromium_path() -> str | None:
+    for candidate in ("/usr/bin/chromium", "chromium", "chromium-browser"):
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+class _QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="session")
+def site_url(book_html: Path) -> Iterator[str]:
+    """Serve the built book on 127.0.0.1 (a free port) from a background thread."""
+    handler = functools.partial(_QuietHandler, directory=str(book_html))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    executable = _chromium_path()
+    if executable is None:
+        pytest.skip("no chromium binary (/usr/bin/chromium or chromium on PATH)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class PageVisit:
+    """A page opened offline: what went wrong while it loaded, and the page itself."""
+
+    def __init__(self, browser: object, site_url: str, path: str) -> None:
+        self.console_errors: list[str] = []
+        self.bad_requests: list[str] = []
+        origin = urlsplit(site_url)
+        self.context = browser.new_context(  # type: ignore[attr-defined]
+            viewport={"width": 1280, "height": 900}, service_workers="block"
+        )
+
+        def route(route: object) -> None:
+            url = route.request.url  # type: ignore[attr-defined]
+            parts = urlsplit(url)
+            if parts.scheme in ("http", "https") and parts.netloc != origin.netloc:
+                self.bad_requests.append(f"external request (blocked): {url}")
+                route.abort("blockedbyclient")  # type: ignore[attr-defined]
+            else:
+                route.continue_()  # type: ignore[attr-defined]
+
+        self.context.route("**/*", route)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(30_000)
+        self.page.on(
+            "console",
+            lambda msg: (
+                self.console_errors.append(f"console.error: {msg.text} ({msg.location})")
+                if msg.type == "error"
+                else None
+            ),
+        )
+        self.page.on("pageerror", lambda exc: self.console_errors.append(f"page error: {exc}"))
+        self.pending: set[object] = set()
+        self.page.on("request", lambda req: self.pending.add(req))
+        self.page.on("requestfinished", lambda req: self.pending.discard(req))
+        self.page.on("requestfailed", lambda req: self.pending.discard(req))
+        self.page.on(
+            "requestfailed",
+            lambda req: self.bad_requests.append(f"failed: {req.url} ({req.failure})"),
+        )
+        self.page.on(
+            "response",
+            lambda resp: (
+                self.bad_requests.append(f"HTTP {resp.status}: {resp.url}")
+                if resp.status >= 400
+                else None
+            ),
+        )
+        self.page.goto(f"{site_url}/{path}", wait_until="load")
+        # MathJax typesets after load (it is deferred) and fetches fonts lazily.
+        self.page.evaluate(
+            "() => (window.MathJax && MathJax.startup && MathJax.startup.promise)"
+            " ? MathJax.startup.promise.then(() => true) : false"
+        )
+        self.page.evaluate("() => document.fonts.ready.then(() => true)")
+        self.wait_until_idle()
+
+    def wait_until_idle(self, quiet_s: float = 0.5, timeout_s: float = 30.0) -> None:
+        """Wait until no request has been in flight for ``quiet_s`` seconds.
+
+        Playwright's own "networkidle" relies on a Chromium lifecycle event that the
+        Debian Chromium does not always send; counting requests is deterministic.
+        """
+        start = last_busy = time.monotonic()
+        while True:
+            self.page.wait_for_timeout(100)  # lets Playwright deliver the events
+            now = time.monotonic()
+            if self.pending:
+                last_busy = now
+            elif now - last_busy >= quiet_s:
+                return
+            if now - start > timeout_s:
+                urls = sorted(r.url for r in self.pending)  # type: ignore[attr-defined]
+                pytest.fail(f"requests still in flight after {timeout_s:.0f} s: {urls}")
+
+    def screenshot(self, name: str) -> Path:
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        path = SCREENSHOTS / f"{name}.png"
+        self.page.screenshot(path=str(path), full_page=True)
+        return path
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.mark.parametrize(("path", "has_math", "has_figures"), PAGES)
+def test_page_works_offline(
+    browser: object, site_url: str, book_html: Path, path: str, has_math: bool, has_figures: bool
+) -> None:
+    visit = PageVisit(browser, site_url, path)
+    try:
+        page = visit.page
+        shot = visit.screenshot(Path(path).stem)
+        where = f"{path} (screenshot: {shot})"
+        if visit.console_errors:
+            pytest.fail(f"{where}: console errors:\n" + "\n".join(visit.console_errors))
+        if visit.bad_requests:
+            pytest.fail(f"{where}: failed or external requests:\n" + "\n".join(visit.bad_requests))
+
+        # Plotly: every figure div in the HTML was drawn by the local plotly.js.
+        n_divs = (book_html / path).read_text(encoding="utf-8").count('class="plotly-graph-div"')
+        if has_figures:
+            assert n_divs >= 1, f"{where}: expected plotly figures in the page"
+        svgs_per_figure = page.evaluate(
+            "() => Array.from(document.querySelectorAll('.plotly-graph-div'))"
+            ".map(d => d.classList.contains('js-plotly-plot')"
+            " ? d.querySelectorAll('.main-svg').length : 0)"
+        )
+        assert len(svgs_per_figure) == n_divs, f"{where}: figure divs in DOM vs HTML"
+        assert all(n >= 1 for n in svgs_per_figure), (
+            f"{where}: figures not drawn (main-svg per figure: {svgs_per_figure})"
+        )
+        assert page.locator(".js-plotly-plot .main-svg").count() >= n_divs
+
+        # MathJax 3 typeset the math, without TeX errors.
+        if has_math:
+            assert page.locator("mjx-container").count() >= 1, f"{where}: math not typeset"
+        assert page.locator("mjx-merror").count() == 0, f"{where}: MathJax TeX errors"
+    finally:
+        visit.close()
+
+
+def test_hidden_solutions_toggle(browser: object, site_url: str, book_html: Path) -> None:
+    """Cells tagged hide-input start collapsed and open with a click."""
+    pages = [p for p, _, _ in PAGES if "tag_hide-input" in (book_html / p).read_text("utf-8")]
+    if not pages:
+        pytest.skip("no cell tagged hide-input in the book yet")
+    for path in pages:
+        visit = PageVisit(browser, site_url, path)
+        try:
+            cell = visit.page.locator(".tag_hide-input").first
+            details = cell.locator("details").first
+            code = details.locator(".cell_input")
+            assert details.get_attribute("open") is None, f"{path}: solution not hidden"
+            assert not code.is_visible(), f"{path}: solution code visible before the click"
+            details.locator("summary").click()
+            code.wait_for(state="visible")
+            assert visit.page.locator(".tag_hide-input details[open]").count() >= 1
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            cell.screenshot(path=str(SCREENSHOTS / f"{Path(path).stem}-solution-open.png"))
+            if visit.console_errors:
+                pytest.fail(f"{path}: console errors:\n" + "\n".join(visit.console_errors))
+        finally:
+            visit.close()
