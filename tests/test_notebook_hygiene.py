@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb"))
 MAX_BYTES = 1_000_000
 COLAB_CELL = re.compile(
-    r'^import sys\nif "google\.colab" in sys\.modules:.*\n'
+    r'^import sys\n\n?if "google\.colab" in sys\.modules:.*\n'
     r'    %pip install -q "llmwidgets @ git\+(?P<url>\S+)"$'
 )
 
