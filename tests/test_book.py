@@ -22,6 +22,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import OfflinePage
 
 ROOT = Path(__file__).resolve().parents[1]
 BUILD_ROOT = ROOT / "_build" / "test"
@@ -33,17 +34,6 @@ PAGES = [
     ("book/intro.html", False, False),
     ("notebooks/04_math.html", True, True),
     ("search.html", False, False),
-]
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
 ]
 
 
@@ -146,14 +136,6 @@ def test_colab_launch_button(book_html: Path) -> None:
 # --------------------------------------------------------------------- browser
 
 
-def _chromium_path() -> str | None:
-    for candidate in ("/usr/bin/chromium", "chromium", "chromium-browser"):
-        found = shutil.which(candidate)
-        if found:
-            return found
-    return None
-
-
 class _QuietHandler(SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass
@@ -174,69 +156,11 @@ def site_url(book_html: Path) -> Iterator[str]:
         server.server_close()
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[object]:
-    executable = _chromium_path()
-    if executable is None:
-        pytest.skip("no chromium binary (/usr/bin/chromium or chromium on PATH)")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
-class PageVisit:
-    """A page opened offline: what went wrong while it loaded, and the page itself."""
+class PageVisit(OfflinePage):
+    """A book page opened offline, after MathJax typeset it and requests settled."""
 
     def __init__(self, browser: object, site_url: str, path: str) -> None:
-        self.console_errors: list[str] = []
-        self.bad_requests: list[str] = []
-        origin = urlsplit(site_url)
-        self.context = browser.new_context(  # type: ignore[attr-defined]
-            viewport={"width": 1280, "height": 900}, service_workers="block"
-        )
-
-        def route(route: object) -> None:
-            url = route.request.url  # type: ignore[attr-defined]
-            parts = urlsplit(url)
-            if parts.scheme in ("http", "https") and parts.netloc != origin.netloc:
-                self.bad_requests.append(f"external request (blocked): {url}")
-                route.abort("blockedbyclient")  # type: ignore[attr-defined]
-            else:
-                route.continue_()  # type: ignore[attr-defined]
-
-        self.context.route("**/*", route)
-        self.page = self.context.new_page()
-        self.page.set_default_timeout(30_000)
-        self.page.on(
-            "console",
-            lambda msg: (
-                self.console_errors.append(f"console.error: {msg.text} ({msg.location})")
-                if msg.type == "error"
-                else None
-            ),
-        )
-        self.page.on("pageerror", lambda exc: self.console_errors.append(f"page error: {exc}"))
-        self.pending: set[object] = set()
-        self.page.on("request", lambda req: self.pending.add(req))
-        self.page.on("requestfinished", lambda req: self.pending.discard(req))
-        self.page.on("requestfailed", lambda req: self.pending.discard(req))
-        self.page.on(
-            "requestfailed",
-            lambda req: self.bad_requests.append(f"failed: {req.url} ({req.failure})"),
-        )
-        self.page.on(
-            "response",
-            lambda resp: (
-                self.bad_requests.append(f"HTTP {resp.status}: {resp.url}")
-                if resp.status >= 400
-                else None
-            ),
-        )
+        super().__init__(browser, site_url)
         self.page.goto(f"{site_url}/{path}", wait_until="load")
         # MathJax typesets after load (it is deferred) and fetches fonts lazily.
         self.page.evaluate(
@@ -246,32 +170,8 @@ class PageVisit:
         self.page.evaluate("() => document.fonts.ready.then(() => true)")
         self.wait_until_idle()
 
-    def wait_until_idle(self, quiet_s: float = 0.5, timeout_s: float = 30.0) -> None:
-        """Wait until no request has been in flight for ``quiet_s`` seconds.
-
-        Playwright's own "networkidle" relies on a Chromium lifecycle event that the
-        Debian Chromium does not always send; counting requests is deterministic.
-        """
-        start = last_busy = time.monotonic()
-        while True:
-            self.page.wait_for_timeout(100)  # lets Playwright deliver the events
-            now = time.monotonic()
-            if self.pending:
-                last_busy = now
-            elif now - last_busy >= quiet_s:
-                return
-            if now - start > timeout_s:
-                urls = sorted(r.url for r in self.pending)  # type: ignore[attr-defined]
-                pytest.fail(f"requests still in flight after {timeout_s:.0f} s: {urls}")
-
-    def screenshot(self, name: str) -> Path:
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        path = SCREENSHOTS / f"{name}.png"
-        self.page.screenshot(path=str(path), full_page=True)
-        return path
-
-    def close(self) -> None:
-        self.context.close()
+    def screenshot(self, name: str) -> Path:  # type: ignore[override]
+        return super().screenshot(SCREENSHOTS / f"{name}.png")
 
 
 @pytest.mark.parametrize(("path", "has_math", "has_figures"), PAGES)

@@ -16,7 +16,7 @@ import urllib.request
 
 import nbformat
 import pytest
-from browser import local_page
+from conftest import OfflinePage
 
 TOKEN = "llmwidgets-test"
 KERNEL_IDLE = """() => {
@@ -61,22 +61,21 @@ def lab(tmp_path_factory):
     log.close()
 
 
-def run_notebook_in_lab(lab, name: str, cells: list[str]):
-    """Write a notebook, open it in JupyterLab, run all cells; return (page, log) context."""
+def run_notebook_in_lab(browser, lab, name: str, cells: list[str]) -> OfflinePage:
+    """Write a notebook, open it in JupyterLab and run all cells; the caller closes it."""
     root, base = lab
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(nb, root / name)
-    ctx = local_page(base)
-    page, log = ctx.__enter__()
-    page.goto(f"{base}/lab/tree/{name}?token={TOKEN}")
-    page.wait_for_function(KERNEL_IDLE, timeout=120_000)
-    page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-    return ctx, page, log
+    visit = OfflinePage(browser, base, viewport=(1200, 900))
+    visit.page.goto(f"{base}/lab/tree/{name}?token={TOKEN}")
+    visit.page.wait_for_function(KERNEL_IDLE, timeout=120_000)
+    visit.page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
+    return visit
+
+
+def external_requests(visit: OfflinePage) -> list[str]:
+    return [r for r in visit.bad_requests if r.startswith("external")]
 
 
 def plot_data(page, index: int = 0):
@@ -101,7 +100,7 @@ def wait_for_change(page, before, index: int = 0, timeout: float = 30.0):
     return before
 
 
-def test_display_update_redraws_plotly_in_lab(lab):
+def test_display_update_redraws_plotly_in_lab(browser, lab):
     """llmwidgets.update() from a widget callback redraws the figure in place."""
     code = """
 import ipywidgets as w, plotly.graph_objects as go
@@ -115,8 +114,8 @@ def on(change):
     update(h, fig)
 s.observe(on, names="value")
 """
-    ctx, page, log = run_notebook_in_lab(lab, "update.ipynb", [code])
-    try:
+    with run_notebook_in_lab(browser, lab, "update.ipynb", [code]) as visit:
+        page = visit.page
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
         page.wait_for_selector(".widget-slider .noUi-handle", timeout=30_000)
         before = plot_data(page)
@@ -125,7 +124,5 @@ s.observe(on, names="value")
         after = wait_for_change(page, before)
         assert after[0]["y"] == [1.5, 2.0, 3.0]
         assert page.locator(".js-plotly-plot").count() == 1  # redrawn in place, not appended
-        assert log.console_errors == [] and log.page_errors == []
-        assert log.blocked == []
-    finally:
-        ctx.__exit__(None, None, None)
+        assert visit.console_errors == []
+        assert external_requests(visit) == []
