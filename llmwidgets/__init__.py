@@ -9,9 +9,28 @@ Modules (one concept each):
 * :mod:`llmwidgets.functional` - chapter 4's formulas from scratch (dense, softmax, attention,
   cross-entropy, perplexity);
 * :mod:`llmwidgets.checks` - checks for the notebooks' exercises;
-* :mod:`llmwidgets.student` - writes student versions of the notebooks.
+* :mod:`llmwidgets.student` - writes student versions of the notebooks;
+* :mod:`llmwidgets.sampling` - next-token probabilities (temperature, top-k, top-p) and sampling;
+* :mod:`llmwidgets.history` - the metric history of a training run (pure data);
+* :mod:`llmwidgets.attention_capture` - attention weights: checks, normalising, capture.
+
+Widgets (live in a kernel, static plotly figures in the online book; see
+``docs/widget-conventions.md``):
+
+* :mod:`llmwidgets.sampling_explorer` - temperature / top-k / top-p sliders over next tokens;
+* :mod:`llmwidgets.attention_viewer` - heatmap, line and grid views of attention;
+* :mod:`llmwidgets.loss_plot` - a live loss plot fed by a training callback;
+* :mod:`llmwidgets.token_viewer` - coloured token pieces with their ids.
 """
 
+from .attention_capture import AttentionData, capture_attention, normalize_attention
+from .attention_viewer import (
+    AttentionViewer,
+    attention_viewer,
+    grid_figure,
+    heatmap_figure,
+    lines_figure,
+)
 from .data import CORPORA, CorpusError, corpus_path, load_text
 from .device import (
     Precision,
@@ -30,30 +49,54 @@ from .functional import (
     scaled_dot_product_attention,
     softmax,
 )
+from .history import MetricHistory
+from .loss_plot import LiveLossPlot
 from .quick import is_quick, pick
+from .sampling import generate, kept_mask, sample_next, sampling_probs
+from .sampling_explorer import SamplingExplorer, sampling_explorer
+from .token_viewer import TokenViewer, token_spans, token_viewer
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "CORPORA",
-    "CorpusError",
-    "Precision",
+    "attention_viewer",
+    "AttentionData",
+    "AttentionViewer",
+    "capture_attention",
     "causal_mask",
+    "CORPORA",
     "corpus_path",
+    "CorpusError",
     "cross_entropy",
     "dense",
     "environment_report",
     "figure_bundle",
+    "generate",
+    "grid_figure",
+    "heatmap_figure",
     "is_quick",
+    "kept_mask",
+    "lines_figure",
+    "LiveLossPlot",
     "load_text",
+    "MetricHistory",
+    "normalize_attention",
     "perplexity",
     "pick",
     "pick_device",
     "pick_precision",
+    "Precision",
     "print_environment",
+    "sample_next",
+    "sampling_explorer",
+    "sampling_probs",
+    "SamplingExplorer",
     "scaled_dot_product_attention",
     "seed_everything",
     "show",
     "softmax",
+    "token_spans",
+    "token_viewer",
+    "TokenViewer",
     "update",
 ]
