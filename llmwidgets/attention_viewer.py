@@ -25,7 +25,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from .attention_capture import AttentionData, check_index, normalize_attention
-from .display import show, update
+from .display import live_widgets_available, show, update
 
 __all__ = ["AttentionViewer", "attention_viewer", "grid_figure", "heatmap_figure", "lines_figure"]
 
@@ -390,17 +390,6 @@ def grid_figure(
     return fig
 
 
-def _kernel_with_widgets() -> bool:
-    """True in a Jupyter kernel where ipywidgets can be imported."""
-    try:
-        import ipywidgets  # noqa: F401
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
 class AttentionViewer:
     """Attention weights behind layer / head / view controls.
 
@@ -553,7 +542,7 @@ class AttentionViewer:
             self._handles.append(handle)
 
     def _ipython_display_(self) -> None:
-        if _kernel_with_widgets():
+        if live_widgets_available():
             self.display()
         else:
             show(self.static_figure())

@@ -37,6 +37,48 @@ def _in_colab() -> bool:
     return "google.colab" in sys.modules
 
 
+def in_kernel() -> bool:
+    """Tell whether code runs in a Jupyter kernel (not plain Python, not terminal IPython).
+
+    Returns:
+        ``True`` in JupyterLab, Notebook 7, Colab, VS Code and nbclient kernels.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and getattr(shell, "kernel", None) is not None
+
+
+_colab_widgets_enabled = False
+
+
+def live_widgets_available() -> bool:
+    """Tell whether live ipywidgets can be shown here, preparing Colab if needed.
+
+    Colab renders third-party widgets only through its custom widget manager, so on
+    Colab this switches that manager on (once per session) before the first widget.
+
+    Returns:
+        ``True`` in a kernel where ipywidgets imports; widgets then show their live
+        form, elsewhere their static plotly form.
+    """
+    global _colab_widgets_enabled
+    try:
+        import ipywidgets  # noqa: F401
+    except ImportError:
+        return False
+    if not in_kernel():
+        return False
+    if _in_colab() and not _colab_widgets_enabled:
+        from google.colab import output  # type: ignore[import-not-found]
+
+        output.enable_custom_widget_manager()
+        _colab_widgets_enabled = True
+    return True
+
+
 def _check_figure(fig: Any) -> go.Figure:
     if not isinstance(fig, go.Figure):
         raise TypeError(

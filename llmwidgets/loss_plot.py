@@ -123,16 +123,6 @@ def format_value(name: str, value: float) -> str:
     return f"{value:.4f}"
 
 
-def _in_kernel() -> bool:
-    """True inside a Jupyter kernel (not plain Python, not terminal IPython)."""
-    try:
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
-
-
 def _decimate(steps: list[int], values: list[float], max_points: int) -> tuple[list, list]:
     """Every k-th point (and the last) so at most about ``max_points`` are drawn."""
     n = len(steps)
@@ -274,7 +264,7 @@ class LiveLossPlot:
         self._clock: Callable[[], float] = clock or time.monotonic
         self._file = file
         self._history = MetricHistory(self._clock)
-        self._notebook = mode == "notebook" or (mode == "auto" and _in_kernel())
+        self._notebook = mode == "notebook" or (mode == "auto" and display.in_kernel())
         self._handle: Any = None
         self._last_draw = -math.inf
         self._draw_cost = 0.0

@@ -26,7 +26,7 @@ from typing import Any
 import plotly.graph_objects as go
 import torch
 
-from .display import show, update
+from .display import live_widgets_available, show, update
 from .sampling import (
     Model,
     check_logits,
@@ -60,17 +60,6 @@ def _positive_int(name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
     return value
-
-
-def _live_available() -> bool:
-    """True in a running kernel (not a terminal IPython) with ipywidgets installed."""
-    try:
-        import ipywidgets  # noqa: F401
-        from IPython import get_ipython
-    except ImportError:
-        return False
-    shell = get_ipython()
-    return shell is not None and getattr(shell, "kernel", None) is not None
 
 
 class SamplingExplorer:
@@ -430,7 +419,7 @@ class SamplingExplorer:
 
     def _ipython_display_(self) -> None:
         """Live form in a kernel with ipywidgets, else the static figure."""
-        if _live_available():
+        if live_widgets_available():
             from IPython.display import display
 
             display(self.widget())

@@ -78,3 +78,27 @@ for step in range(1, 4):
     assert PLOTLY_MIME in data and "text/html" in data
     assert data[PLOTLY_MIME]["data"][0]["y"] == [0, 1, 2, 3]  # the last update
     assert '"y":[0,1,2,3]' in data["text/html"]
+
+
+def test_not_in_kernel_here():
+    from llmwidgets.display import in_kernel, live_widgets_available
+
+    assert in_kernel() is False
+    assert live_widgets_available() is False  # widgets fall back to their static form
+
+
+def test_colab_custom_widget_manager_enabled_once(monkeypatch):
+    import types
+
+    from llmwidgets import display
+
+    calls = []
+    output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append(1))
+    colab = types.ModuleType("google.colab")
+    colab.output = output
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    monkeypatch.setattr(display, "in_kernel", lambda: True)
+    monkeypatch.setattr(display, "_colab_widgets_enabled", False)
+    assert display.live_widgets_available() is True
+    assert display.live_widgets_available() is True
+    assert calls == [1]
