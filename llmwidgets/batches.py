@@ -1,0 +1,254 @@
+"""Batches of token windows for language-model training, and the validation loss.
+
+A language model learns to predict token ``t + 1`` from tokens ``0..t``. From one
+long 1-D tensor of token ids we cut random windows of ``block_size + 1`` tokens;
+the first ``block_size`` are the input ``x`` and the last ``block_size`` (shifted by
+one) are the targets ``y``::
+
+    ids    = [5, 9, 2, 7, 3, 8, ...]
+    window =    [9, 2, 7, 3]          (block_size = 3, start = 1)
+    x      =    [9, 2, 7]
+    y      =       [2, 7, 3]
+
+* :func:`split_tokens` - a contiguous train / validation split;
+* :class:`TokenBatcher` - random windows drawn with its own ``torch.Generator``,
+  whose state is saved in checkpoints so a resumed run sees the same batches;
+* :func:`next_token_loss` - cross-entropy of ``(B, T, V)`` logits against ``(B, T)``
+  targets;
+* :func:`evaluate_loss` - the mean loss over fixed batches, in eval mode, no grad.
+"""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .device import Precision, pick_precision
+
+__all__ = ["TokenBatcher", "evaluate_loss", "next_token_loss", "split_tokens"]
+
+
+def _check_int(name: str, value: Any, minimum: int) -> int:
+    """Return ``value`` as an int >= ``minimum``, or raise ValueError naming it."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise ValueError(f"{name} must be an int, got {value!r}")
+    if value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}")
+    return int(value)
+
+
+def _check_ids(ids: Any) -> Tensor:
+    """Check that ``ids`` is a 1-D integer tensor of token ids."""
+    if not isinstance(ids, Tensor):
+        raise ValueError(f"token ids must be a torch.Tensor, got {type(ids).__name__}")
+    if ids.dim() != 1:
+        raise ValueError(f"token ids must be 1-D, got shape {tuple(ids.shape)}")
+    if ids.dtype.is_floating_point or ids.dtype.is_complex or ids.dtype == torch.bool:
+        raise ValueError(f"token ids must be an integer tensor, got dtype {ids.dtype}")
+    return ids
+
+
+def split_tokens(ids: Tensor, val_fraction: float = 0.1) -> tuple[Tensor, Tensor]:
+    """Split token ids into a training part and a validation part that follows it.
+
+    The split is contiguous (the last ``val_fraction`` of the text is held out), so
+    no validation window overlaps a training window, except at the one boundary.
+
+    Args:
+        ids: 1-D integer tensor of token ids.
+        val_fraction: share of the tokens held out for validation, ``0 <= f < 1``.
+
+    Returns:
+        ``(train, val)``: views of ``ids``; ``val`` has ``round(len(ids) * f)`` tokens.
+
+    Raises:
+        ValueError: for a tensor that is not 1-D integer, or a fraction outside [0, 1).
+    """
+    ids = _check_ids(ids)
+    if (
+        isinstance(val_fraction, bool)
+        or not isinstance(val_fraction, numbers.Real)
+        or not 0.0 <= val_fraction < 1.0
+    ):
+        raise ValueError(f"val_fraction must be a number in [0, 1), got {val_fraction!r}")
+    n_val = round(len(ids) * float(val_fraction))
+    n_train = len(ids) - n_val
+    return ids[:n_train], ids[n_train:]
+
+
+class TokenBatcher:
+    """Random windows ``(x, y)`` from a 1-D tensor of token ids.
+
+    Args:
+        data: 1-D integer tensor of token ids (any integer dtype; batches are int64).
+        block_size: tokens per input row ``T``; windows hold ``T + 1`` tokens.
+        batch_size: rows per batch ``B``.
+        seed: seed of the batcher's own ``torch.Generator`` (independent of the
+            global torch RNG, so dropout and batch order do not disturb each other).
+
+    Raises:
+        ValueError: for bad ids, sizes < 1, or data shorter than ``block_size + 1``.
+    """
+
+    def __init__(self, data: Tensor, block_size: int, batch_size: int, seed: int = 0) -> None:
+        self.data = _check_ids(data)
+        self.block_size = _check_int("block_size", block_size, 1)
+        self.batch_size = _check_int("batch_size", batch_size, 1)
+        self.seed = _check_int("seed", seed, 0)
+        if len(self.data) < self.block_size + 1:
+            raise ValueError(
+                f"data has {len(self.data)} tokens, fewer than block_size + 1 = "
+                f"{self.block_size + 1}; use a shorter block_size or more text"
+            )
+        # The generator lives on the CPU: its state is a small byte tensor that
+        # can be saved and restored on any machine.
+        self.generator = torch.Generator().manual_seed(self.seed)
+        self._arange = torch.arange(self.block_size + 1)
+
+    @property
+    def num_windows(self) -> int:
+        """How many different windows (start positions) the data holds."""
+        return len(self.data) - self.block_size
+
+    def _windows(self, starts: Tensor) -> tuple[Tensor, Tensor]:
+        # Row i holds tokens starts[i] .. starts[i] + block_size (block_size + 1 of them).
+        index = starts[:, None] + self._arange[None, :]
+        chunk = self.data[index.to(self.data.device)].long()
+        return chunk[:, :-1], chunk[:, 1:]  # x and y, shifted by one token
+
+    def get_batch(self) -> tuple[Tensor, Tensor]:
+        """Draw the next random batch (advances the generator).
+
+        Returns:
+            ``(x, y)``, two int64 tensors of shape ``(batch_size, block_size)`` on
+            the data's device, with ``y[:, t] == x[:, t + 1]``.
+        """
+        starts = torch.randint(self.num_windows, (self.batch_size,), generator=self.generator)
+        return self._windows(starts)
+
+    def fixed_batches(self, n: int) -> Iterator[tuple[Tensor, Tensor]]:
+        """The same ``n`` batches on every call, for comparable evaluations.
+
+        They come from a fresh generator seeded with ``seed``, so drawing them
+        leaves :meth:`get_batch`'s generator untouched.
+
+        Args:
+            n: the number of batches, >= 1.
+
+        Returns:
+            An iterator over ``n`` pairs ``(x, y)`` as from :meth:`get_batch`.
+        """
+        n = _check_int("n", n, 1)
+        gen = torch.Generator().manual_seed(self.seed)
+        for _ in range(n):
+            yield self._windows(torch.randint(self.num_windows, (self.batch_size,), generator=gen))
+
+    def state_dict(self) -> dict[str, Any]:
+        """The batcher's state, for checkpoints.
+
+        Returns:
+            ``{"generator": byte tensor, "block_size": T, "batch_size": B, "seed": s}``.
+        """
+        return {
+            "generator": self.generator.get_state(),
+            "block_size": self.block_size,
+            "batch_size": self.batch_size,
+            "seed": self.seed,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state from :meth:`state_dict`, so the next batches repeat exactly.
+
+        Args:
+            state: a dict from :meth:`state_dict`.
+
+        Raises:
+            ValueError: if ``block_size`` or ``batch_size`` differ from this batcher's.
+        """
+        for key in ("block_size", "batch_size"):
+            if state.get(key) != getattr(self, key):
+                raise ValueError(
+                    f"batcher state has {key}={state.get(key)!r}, but this batcher has "
+                    f"{key}={getattr(self, key)}; the batches could not repeat exactly"
+                )
+        self.seed = int(state.get("seed", self.seed))
+        self.generator.set_state(state["generator"])
+
+    def __repr__(self) -> str:
+        return (
+            f"TokenBatcher(tokens={len(self.data)}, block_size={self.block_size}, "
+            f"batch_size={self.batch_size}, seed={self.seed})"
+        )
+
+
+def next_token_loss(logits: Tensor | tuple[Tensor, ...], targets: Tensor) -> Tensor:
+    """Mean cross-entropy of next-token logits against the target ids.
+
+    Args:
+        logits: ``(B, T, V)`` scores from ``model(x)``. A tuple (as minGPT and
+            nanoGPT return ``(logits, loss)``) is accepted; its first item is used.
+        targets: ``(B, T)`` int64 ids of the next tokens.
+
+    Returns:
+        A scalar tensor: cross-entropy over all ``B * T`` positions, computed in fp32.
+
+    Raises:
+        ValueError: if the shapes do not fit together.
+    """
+    if isinstance(logits, (tuple, list)):
+        logits = logits[0]
+    if not isinstance(logits, Tensor) or logits.dim() != 3:
+        got = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
+        raise ValueError(f"model(idx) must return logits of shape (B, T, V), got {got}")
+    if logits.shape[:2] != targets.shape:
+        raise ValueError(
+            f"logits have shape {tuple(logits.shape)} but targets {tuple(targets.shape)}; "
+            "the model must return one row of logits per input position (B, T, V)"
+        )
+    # Flatten to (B*T, V) rows and (B*T,) targets; fp32 keeps the log-softmax exact.
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1))
+
+
+def evaluate_loss(
+    model: nn.Module,
+    batcher: TokenBatcher,
+    iters: int,
+    precision: Precision | None = None,
+) -> float:
+    """Mean next-token loss over ``iters`` fixed batches, without gradients.
+
+    The model is put in eval mode (no dropout) and then back in the mode it was
+    in. The batches are :meth:`TokenBatcher.fixed_batches`, so two evaluations of
+    the same weights give the same number.
+
+    Args:
+        model: any module with ``model(idx) -> logits (B, T, V)``.
+        batcher: where the batches come from (usually the validation split).
+        iters: the number of batches to average, >= 1.
+        precision: autocast settings; ``None`` picks them for the model's device.
+
+    Returns:
+        The mean loss as a Python float.
+    """
+    iters = _check_int("iters", iters, 1)
+    device = next(model.parameters()).device
+    if precision is None:
+        precision = pick_precision(device)
+    was_training = model.training
+    model.eval()
+    total = torch.zeros((), device=device)
+    try:
+        with torch.no_grad():
+            for x, y in batcher.fixed_batches(iters):
+                x, y = x.to(device), y.to(device)
+                with precision.autocast():
+                    logits = model(x)
+                total += next_token_loss(logits, y)
+    finally:
+        model.train(was_training)
+    return total.item() / iters  # one device sync for all batches
