@@ -148,16 +148,19 @@ def _make_optimizer(model: nn.Module, config: TrainerConfig, device: torch.devic
     configure = getattr(model, "configure_optimizers", None)
     if not callable(configure):
         return _default_optimizer(model, config, device)
-    # nanoGPT's keywords; pass the ones the method names (all if it takes **kwargs).
+    # Pass the settings under the names the method takes (nanoGPT's or torch's);
+    # a method with **kwargs also gets weight_decay, lr and betas.
     offered = {
         "weight_decay": config.weight_decay,
+        "lr": config.lr,
         "learning_rate": config.lr,
         "betas": config.betas,
         "device_type": device.type,
     }
     params = inspect.signature(configure).parameters
-    if not any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        offered = {k: v for k, v in offered.items() if k in params}
+    takes_kwargs = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    defaults = {"weight_decay", "lr", "betas"} if takes_kwargs else set()
+    offered = {k: v for k, v in offered.items() if k in params or k in defaults}
     optimizer = configure(**offered)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(

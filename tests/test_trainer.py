@@ -330,6 +330,14 @@ def test_configure_optimizers_is_used():
     assert isinstance(trainer.optimizer, torch.optim.SGD) and trainer.model.got == (0.2, 1e-2)
     trainer.fit(steps=2)
 
+    class TorchNames(Bigram):
+        def configure_optimizers(self, lr, **kwargs):  # torch's names, and the rest
+            self.got = (lr, kwargs)
+            return torch.optim.AdamW(self.parameters(), lr=lr, **kwargs)
+
+    trainer = make(model=TorchNames())
+    assert trainer.model.got == (1e-2, {"weight_decay": 0.1, "betas": (0.9, 0.95)})
+
     class Broken(Bigram):
         def configure_optimizers(self, **kwargs):
             return "adam"
