@@ -13,12 +13,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+from pathlib import Path
 
 import nbformat
 import pytest
 from conftest import OfflinePage
 
 TOKEN = "llmwidgets-test"
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "_build" / "test" / "screenshots"
 KERNEL_IDLE = """() => {
   const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;
@@ -68,7 +70,9 @@ def run_notebook_in_lab(browser, lab, name: str, cells: list[str]) -> OfflinePag
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nbformat.write(nb, root / name)
     visit = OfflinePage(browser, base, viewport=(1200, 900))
-    visit.page.goto(f"{base}/lab/tree/{name}?token={TOKEN}")
+    # A fresh workspace per notebook, so tabs of earlier tests are not restored.
+    workspace = Path(name).stem
+    visit.page.goto(f"{base}/lab/workspaces/{workspace}/tree/{name}?reset&token={TOKEN}")
     visit.page.wait_for_function(KERNEL_IDLE, timeout=120_000)
     visit.page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
     return visit
@@ -117,12 +121,45 @@ s.observe(on, names="value")
     with run_notebook_in_lab(browser, lab, "update.ipynb", [code]) as visit:
         page = visit.page
         page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
-        page.wait_for_selector(".widget-slider .noUi-handle", timeout=30_000)
+        page.wait_for_selector(".widget-slider .noUi-handle", timeout=90_000)
         before = plot_data(page)
         assert before[0]["y"] == [1.0, 2.0, 3.0]
         press_on(page, ".widget-slider .noUi-handle", "ArrowRight", 1)
         after = wait_for_change(page, before)
         assert after[0]["y"] == [1.5, 2.0, 3.0]
         assert page.locator(".js-plotly-plot").count() == 1  # redrawn in place, not appended
+        assert visit.console_errors == []
+        assert external_requests(visit) == []
+
+
+def plot_title(page, index: int = 0) -> str:
+    return page.evaluate(f"document.querySelectorAll('.js-plotly-plot')[{index}].layout.title.text")
+
+
+def test_temperature_slider_changes_the_bars(browser, lab):
+    """The sampling explorer's temperature slider redraws the bars in JupyterLab."""
+    code = """
+import torch
+from llmwidgets import SamplingExplorer
+explorer = SamplingExplorer(
+    torch.tensor([2.0, 1.0, 0.5, 0.0, -1.0]), ["the", "a", "cat", "dog", "moon"], temperature=1.0
+)
+explorer
+"""
+    with run_notebook_in_lab(browser, lab, "explorer.ipynb", [code]) as visit:
+        page = visit.page
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+        slider = page.locator(".widget-slider", has_text="temperature")
+        slider.locator(".noUi-handle").wait_for(timeout=90_000)
+        before = plot_data(page)
+        title_before = plot_title(page)
+        press_on(page, ".widget-slider:has-text('temperature') .noUi-handle", "ArrowRight", 1)
+        after = wait_for_change(page, before)
+        assert after != before, "the bars did not change when the temperature slider moved"
+        title_after = plot_title(page)
+        assert "T = 1.05" in title_after or "1.05" in title_after, title_after
+        assert title_after != title_before
+        assert page.locator(".js-plotly-plot").count() == 1  # redrawn in place
+        visit.screenshot(SCREENSHOTS / "jupyterlab-sampling-explorer.png")
         assert visit.console_errors == []
         assert external_requests(visit) == []
