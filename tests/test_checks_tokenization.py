@@ -1,0 +1,200 @@
+"""The tokenization exercises' checks: right answers pass, typical slips get their hint."""
+
+from __future__ import annotations
+
+import pytest
+
+from llmwidgets import checks
+
+# ------------------------------------------------------------------ correct answers
+
+
+def char_tokenizer_ok(text):
+    chars = sorted(set(text))
+    ids = {c: i for i, c in enumerate(chars)}
+    return (lambda s: [ids[c] for c in s]), (lambda ids_: "".join(chars[i] for i in ids_))
+
+
+def tokens_per_char_ok(encode, texts):
+    return sum(len(encode(t)) for t in texts) / sum(len(t) for t in texts)
+
+
+def most_frequent_pair_ok(words):
+    counts = {}
+    for word, n in words.items():
+        for i in range(len(word) - 1):
+            pair = (word[i], word[i + 1])
+            counts[pair] = counts.get(pair, 0) + n
+    return max(counts, key=counts.get)
+
+
+def merge_pair_ok(words, pair):
+    out = {}
+    for word, n in words.items():
+        new = " ".join(word).replace(" ".join(pair), "".join(pair))
+        out[tuple(new.split(" "))] = n
+    return out
+
+
+def unanswered(*args, **kwargs):
+    raise NotImplementedError("exercise N")
+
+
+CHECKS = {
+    "char_tokenizer": (checks.check_char_tokenizer, char_tokenizer_ok),
+    "tokens_per_char": (checks.check_tokens_per_char, tokens_per_char_ok),
+    "most_frequent_pair": (checks.check_most_frequent_pair, most_frequent_pair_ok),
+    "merge_pair": (checks.check_merge_pair, merge_pair_ok),
+}
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_correct_answer_passes(name, capsys):
+    check, answer = CHECKS[name]
+    check(answer)
+    assert capsys.readouterr().out.startswith("✓ correct — exercise ")
+
+
+@pytest.mark.parametrize("name", CHECKS)
+@pytest.mark.parametrize("answer", [None, unanswered], ids=["None", "NotImplementedError"])
+def test_unanswered_exercise_fails_with_clear_message(name, answer, capsys):
+    check, _ = CHECKS[name]
+    with pytest.raises(AssertionError, match="not answered yet"):
+        check(answer)
+    assert "not answered yet" in capsys.readouterr().out
+
+
+def test_exported():
+    for name in CHECKS:
+        assert f"check_{name}" in checks.__all__
+
+
+def assert_fails(check, answer, hint, capsys):
+    with pytest.raises(AssertionError) as err:
+        check(answer)
+    printed = capsys.readouterr().out
+    assert "✗" in printed and hint in printed, printed
+    assert hint in str(err.value)
+
+
+# ------------------------------------------------------------------ typical wrong answers
+
+
+def first_seen_order(text):
+    chars = list(dict.fromkeys(text))
+    return (lambda s: [chars.index(c) for c in s]), (lambda ids: "".join(chars[i] for i in ids))
+
+
+def one_based(text):
+    chars = sorted(set(text))
+    return (lambda s: [chars.index(c) + 1 for c in s]), (
+        lambda ids: "".join(chars[i - 1] for i in ids)
+    )
+
+
+def returns_characters(text):
+    return (lambda s: list(s)), (lambda ids: "".join(ids))
+
+
+def decode_to_list(text):
+    chars = sorted(set(text))
+    return (lambda s: [chars.index(c) for c in s]), (lambda ids: [chars[i] for i in ids])
+
+
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (first_seen_order, "sort the characters"),
+        (one_based, "ids start at 1"),
+        (returns_characters, "not characters"),
+        (decode_to_list, "one string"),
+        (lambda text: char_tokenizer_ok(text)[0], "return a pair"),
+    ],
+    ids=["first-seen", "one-based", "characters", "decode-list", "not-a-pair"],
+)
+def test_char_tokenizer_wrong_answers(answer, hint, capsys):
+    assert_fails(checks.check_char_tokenizer, answer, hint, capsys)
+
+
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (lambda e, ts: sum(map(len, ts)) / sum(len(e(t)) for t in ts), "divide the other way"),
+        (
+            lambda e, ts: sum(len(e(t)) for t in ts) / sum(len(t.encode()) for t in ts),
+            "not UTF-8 bytes",
+        ),
+        (lambda e, ts: sum(len(e(t)) / len(t) for t in ts) / len(ts), "mean of the per-text"),
+        (lambda e, ts: [len(e(t)) / len(t) for t in ts], "one number"),
+        (lambda e, ts: 0.5, "wrong values"),
+    ],
+    ids=["inverted", "bytes", "mean-of-ratios", "list", "constant"],
+)
+def test_tokens_per_char_wrong_answers(answer, hint, capsys):
+    assert_fails(checks.check_tokens_per_char, answer, hint, capsys)
+
+
+def unweighted(words):
+    return most_frequent_pair_ok({w: 1 for w in words})
+
+
+def last_of_ties(words):
+    counts = {}
+    for word, n in words.items():
+        for pair in zip(word, word[1:], strict=False):
+            counts[pair] = counts.get(pair, 0) + n
+    top = max(counts.values())
+    return [p for p, c in counts.items() if c == top][-1]
+
+
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (unweighted, "weight each pair"),
+        (last_of_ties, "tie with count 9"),
+        (lambda words: "es", "tuple of two symbols"),
+        (lambda words: ("w", "i"), "the most frequent pair is"),
+    ],
+    ids=["unweighted", "last-tie", "string", "constant"],
+)
+def test_most_frequent_pair_wrong_answers(answer, hint, capsys):
+    assert_fails(checks.check_most_frequent_pair, answer, hint, capsys)
+
+
+def merge_overlapping(words, pair):
+    """Merges a a a into aa aa: every position that starts the pair."""
+    out = {}
+    for word, n in words.items():
+        new = [
+            word[i] + word[i + 1] if (word[i], word[i + 1]) == pair else word[i]
+            for i in range(len(word) - 1)
+        ]
+        if not word[-2:] == pair or len(word) < 2:
+            new.append(word[-1])
+        out[tuple(new)] = n
+    return out
+
+
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (lambda words, pair: dict(words), "nothing was merged"),
+        (lambda words, pair: {k: 1 for k in merge_pair_ok(words, pair)}, "keep each word's count"),
+        (merge_overlapping, "do not overlap"),
+        (lambda words, pair: list(merge_pair_ok(words, pair)), "return a new dict"),
+    ],
+    ids=["unchanged", "counts-lost", "overlapping", "list"],
+)
+def test_merge_pair_wrong_answers(answer, hint, capsys):
+    assert_fails(checks.check_merge_pair, answer, hint, capsys)
+
+
+def test_merge_check_does_not_let_the_answer_spoil_its_cases(capsys):
+    def destructive(words, pair):
+        result = merge_pair_ok(words, pair)
+        words.clear()  # edits the dict it was given
+        return result
+
+    checks.check_merge_pair(destructive)
+    checks.check_most_frequent_pair(lambda words: most_frequent_pair_ok(words.copy()))
+    assert capsys.readouterr().out.count("✓ correct") == 2
