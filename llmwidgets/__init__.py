@@ -12,7 +12,10 @@ Modules (one concept each):
 * :mod:`llmwidgets.student` - writes student versions of the notebooks;
 * :mod:`llmwidgets.sampling` - next-token probabilities (temperature, top-k, top-p) and sampling;
 * :mod:`llmwidgets.history` - the metric history of a training run (pure data);
-* :mod:`llmwidgets.attention_capture` - attention weights: checks, normalising, capture.
+* :mod:`llmwidgets.attention_capture` - attention weights: checks, normalising, capture;
+* :mod:`llmwidgets.model` - the GPT (exactly GPT-2's architecture), config presets;
+* :mod:`llmwidgets.batches` - token windows for next-token training, evaluation loss;
+* :mod:`llmwidgets.trainer` - the training loop with callbacks, schedule, checkpoints.
 
 Widgets (live in a kernel, static plotly figures in the online book; see
 ``docs/widget-conventions.md``):
@@ -31,6 +34,7 @@ from .attention_viewer import (
     heatmap_figure,
     lines_figure,
 )
+from .batches import TokenBatcher, evaluate_loss, next_token_loss, split_tokens
 from .data import CORPORA, CorpusError, corpus_path, load_text
 from .device import (
     Precision,
@@ -51,10 +55,12 @@ from .functional import (
 )
 from .history import MetricHistory
 from .loss_plot import LiveLossPlot
+from .model import GPT, PRESETS, GPTConfig, gpt_param_count
 from .quick import is_quick, pick
 from .sampling import generate, kept_mask, sample_next, sampling_probs
 from .sampling_explorer import SamplingExplorer, sampling_explorer
 from .token_viewer import TokenViewer, token_spans, token_viewer
+from .trainer import Trainer, TrainerConfig, lr_at
 
 __version__ = "0.1.0"
 
@@ -70,8 +76,12 @@ __all__ = [
     "cross_entropy",
     "dense",
     "environment_report",
+    "evaluate_loss",
     "figure_bundle",
     "generate",
+    "GPT",
+    "gpt_param_count",
+    "GPTConfig",
     "grid_figure",
     "heatmap_figure",
     "is_quick",
@@ -79,13 +89,16 @@ __all__ = [
     "lines_figure",
     "LiveLossPlot",
     "load_text",
+    "lr_at",
     "MetricHistory",
+    "next_token_loss",
     "normalize_attention",
     "perplexity",
     "pick",
     "pick_device",
     "pick_precision",
     "Precision",
+    "PRESETS",
     "print_environment",
     "sample_next",
     "sampling_explorer",
@@ -95,8 +108,12 @@ __all__ = [
     "seed_everything",
     "show",
     "softmax",
+    "split_tokens",
     "token_spans",
     "token_viewer",
+    "TokenBatcher",
     "TokenViewer",
+    "Trainer",
+    "TrainerConfig",
     "update",
 ]
