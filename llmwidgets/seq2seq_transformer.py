@@ -1,0 +1,167 @@
+"""A Transformer encoder-decoder built from the book's GPT pieces (:mod:`llmwidgets.model`).
+
+Reused as they are: :class:`~llmwidgets.model.Block`'s LayerNorms and :class:`MLP`, GPT's
+:class:`CausalSelfAttention` (the decoder's self-attention: right-padded targets need no
+extra mask, since a position never sees the padding after it) and GPT-2's initialisation.
+New here, because GPT has no use for them:
+
+* :class:`MultiHeadAttention` - queries from one sequence, keys and values from another
+  (cross-attention) or the same one, with a key-padding mask and no causal mask;
+* :class:`EncoderBlock` - a :class:`Block` whose attention is bidirectional and masked;
+* :class:`DecoderBlock` - a :class:`Block` with cross-attention between its causal
+  self-attention and its MLP (pre-LayerNorm, as in GPT-2).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .model import GPT, Block, GPTConfig
+from .seq2seq import Memory, Seq2Seq
+
+__all__ = [
+    "DecoderBlock",
+    "EncoderBlock",
+    "MultiHeadAttention",
+    "TransformerSeq2Seq",
+    "TransformerSeq2SeqConfig",
+]
+
+
+@dataclass
+class TransformerSeq2SeqConfig:
+    """Sizes; the block sizes are checked by :class:`~llmwidgets.GPTConfig`."""
+
+    src_vocab: int
+    tgt_vocab: int
+    block_size: int = 32  # the longest source and target the position embeddings cover
+    n_layer: int = 2  # encoder blocks, and as many decoder blocks
+    n_head: int = 4
+    n_embd: int = 64
+    dropout: float = 0.0
+    bias: bool = True
+
+    def gpt(self) -> GPTConfig:
+        return GPTConfig(vocab_size=self.tgt_vocab, block_size=self.block_size,
+                         n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd,
+                         dropout=self.dropout, bias=self.bias)  # fmt: skip
+
+
+class MultiHeadAttention(nn.Module):
+    """softmax(Q Kᵀ / √D) V per head, Q from ``x`` and K, V from ``memory``; masked keys get 0."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
+        self.q_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.kv_proj = nn.Linear(config.n_embd, 2 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(
+        self, x: Tensor, memory: Tensor, key_mask: Tensor, return_attention: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        """``x`` (B, T, C), ``memory`` (B, S, C), ``key_mask`` (B, S) True = real ->
+        (B, T, C); with ``return_attention`` also the weights (B, H, T, S)."""
+        B, T, C = x.shape
+        S, H = memory.shape[1], self.n_head
+        q = self.q_proj(x).view(B, T, H, C // H).transpose(1, 2)  # (B, H, T, D)
+        k, v = self.kv_proj(memory).split(C, dim=2)
+        k = k.view(B, S, H, C // H).transpose(1, 2)  # (B, H, S, D)
+        v = v.view(B, S, H, C // H).transpose(1, 2)
+        allowed = key_mask[:, None, None, :]  # (B, 1, 1, S): broadcast over heads and queries
+        att = None
+        if not return_attention:
+            p = self.dropout if self.training else 0.0
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
+        else:
+            scores = q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])  # (B, H, T, S)
+            att = F.softmax(scores.float().masked_fill(~allowed, float("-inf")), dim=-1)
+            y = att.to(v.dtype) @ v
+        y = self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))
+        return (y, att) if return_attention else y
+
+
+class EncoderBlock(Block):
+    """GPT's block with bidirectional, padding-masked self-attention."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__(config)
+        self.attn = MultiHeadAttention(config)  # replaces the causal one
+
+    def forward(self, x: Tensor, key_mask: Tensor) -> Tensor:  # type: ignore[override]
+        h = self.ln_1(x)
+        x = x + self.attn(h, h, key_mask)
+        return x + self.mlp(self.ln_2(x))
+
+
+class DecoderBlock(Block):
+    """GPT's block (causal self-attention, MLP) with cross-attention in between."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__(config)
+        self.ln_x = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.cross = MultiHeadAttention(config)
+
+    def forward(  # type: ignore[override]
+        self, x: Tensor, memory: Tensor, key_mask: Tensor, return_attention: bool = False
+    ) -> Tensor | tuple[Tensor, Tensor]:
+        x = x + self.attn(self.ln_1(x))  # the target so far (causal)
+        out = self.cross(self.ln_x(x), memory, key_mask, return_attention)  # the source
+        out, att = out if return_attention else (out, None)
+        x = x + out
+        x = x + self.mlp(self.ln_2(x))
+        return (x, att) if return_attention else x
+
+
+class TransformerSeq2Seq(Seq2Seq):
+    """Encoder and decoder stacks; the output head is tied to the target embedding."""
+
+    def __init__(self, config: TransformerSeq2SeqConfig) -> None:
+        super().__init__()
+        self.config = config
+        g = config.gpt()
+        C = g.n_embd
+        self.src_wte = nn.Embedding(config.src_vocab, C)
+        self.tgt_wte = nn.Embedding(config.tgt_vocab, C)
+        self.wpe = nn.Embedding(g.block_size, C)  # positions, shared by both sides
+        self.drop = nn.Dropout(g.dropout)
+        self.encoder = nn.ModuleList([EncoderBlock(g) for _ in range(g.n_layer)])
+        self.ln_enc = nn.LayerNorm(C, bias=g.bias)
+        self.decoder = nn.ModuleList([DecoderBlock(g) for _ in range(g.n_layer)])
+        self.ln_f = nn.LayerNorm(C, bias=g.bias)
+        self.lm_head = nn.Linear(C, config.tgt_vocab, bias=False)
+        self.lm_head.weight = self.tgt_wte.weight
+        self.apply(GPT._init_weights)  # GPT-2's N(0, 0.02), and the scaled projections
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * g.n_layer))
+
+    def _embed(self, wte: nn.Embedding, ids: Tensor) -> Tensor:
+        if ids.shape[1] > self.config.block_size:
+            raise ValueError(
+                f"sequence length {ids.shape[1]} exceeds block_size={self.config.block_size}"
+            )
+        return self.drop(wte(ids) + self.wpe(torch.arange(ids.shape[1], device=ids.device)))
+
+    def _encode(self, src: Tensor, mask: Tensor) -> Memory:
+        x = self._embed(self.src_wte, src)
+        for block in self.encoder:
+            x = block(x, mask)
+        return {"outputs": self.ln_enc(x), "mask": mask}
+
+    def decode(self, memory: Memory, tgt_in: Tensor, return_attention: bool = False):
+        x = self._embed(self.tgt_wte, tgt_in)
+        attentions = []
+        for block in self.decoder:
+            x = block(x, memory["outputs"], memory["mask"], return_attention)
+            if return_attention:
+                x, att = x
+                attentions.append(att)
+        logits = self.lm_head(self.ln_f(x))
+        return (logits, attentions) if return_attention else logits

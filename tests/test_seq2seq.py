@@ -1,0 +1,305 @@
+"""Encoder-decoders: shapes, masking, teacher forcing, decoding, and training with the Trainer."""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import llmwidgets as lw
+from llmwidgets import seq2seq as s2s
+from llmwidgets.model import MLP, Block, CausalSelfAttention
+from llmwidgets.seq2seq_transformer import (
+    DecoderBlock,
+    EncoderBlock,
+    MultiHeadAttention,
+    TransformerSeq2Seq,
+    TransformerSeq2SeqConfig,
+)
+from llmwidgets.translation import NumberTask, PackedSeq2Seq, Seq2SeqBatcher
+
+V_SRC, V_TGT, BOS, EOS = 11, 9, 1, 2
+
+
+def make(kind: str, seed: int = 0) -> s2s.Seq2Seq:
+    torch.manual_seed(seed)
+    if kind == "gru":
+        model = s2s.GRUSeq2Seq(V_SRC, V_TGT, hidden=16)
+    elif kind == "attention":
+        model = s2s.AttentionGRUSeq2Seq(V_SRC, V_TGT, hidden=16)
+    else:
+        cfg = TransformerSeq2SeqConfig(V_SRC, V_TGT, block_size=16, n_layer=2, n_head=2, n_embd=16)
+        model = TransformerSeq2Seq(cfg)
+    return model.eval()
+
+
+KINDS = ["gru", "attention", "transformer"]
+SRC = torch.tensor([[3, 4, 5, 6], [7, 8, 0, 0], [9, 0, 0, 0]])  # right-padded with 0
+TGT_IN = torch.tensor([[1, 3, 4, 5], [1, 6, 0, 0], [1, 7, 8, 0]])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_shapes_and_attention(kind):
+    model = make(kind)
+    logits = model(SRC, TGT_IN)
+    assert logits.shape == (3, 4, V_TGT)
+    if kind == "gru":
+        with pytest.raises(ValueError, match="no attention"):
+            model(SRC, TGT_IN, return_attention=True)
+        return
+    again, attention = model(SRC, TGT_IN, return_attention=True)
+    torch.testing.assert_close(again, logits)  # the explicit path gives the same logits
+    heads = 1 if kind == "attention" else 2
+    assert len(attention) == (1 if kind == "attention" else 2)
+    for att in attention:
+        assert att.shape == (3, heads, 4, 4)
+        torch.testing.assert_close(att.sum(-1), torch.ones(3, heads, 4))
+        assert (att[1, :, :, 2:] == 0).all() and (att[2, :, :, 1:] == 0).all()  # padding
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_padding_is_irrelevant(kind):
+    """An example alone, with extra padding, or next to longer ones: the same logits,
+    even when the padding embedding is not zero."""
+    model = make(kind)
+    with torch.no_grad():
+        for emb in (m for m in model.modules() if isinstance(m, torch.nn.Embedding)):
+            emb.weight[0] = torch.randn(emb.weight.shape[1])  # a non-zero <pad> vector
+    batch = model(SRC, TGT_IN)
+    for i, length in enumerate([4, 2, 1]):
+        alone = model(SRC[i : i + 1, :length], TGT_IN[i : i + 1])
+        padded = model(F.pad(SRC[i : i + 1, :length], (0, 5)), TGT_IN[i : i + 1])
+        torch.testing.assert_close(alone, batch[i : i + 1], atol=1e-5, rtol=1e-4)
+        torch.testing.assert_close(padded, alone, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_decoder_is_causal(kind):
+    """Position t depends on tgt_in[:, :t+1] only: changing later tokens changes nothing before."""
+    model = make(kind)
+    logits = model(SRC, TGT_IN)
+    for t in range(TGT_IN.shape[1] - 1):
+        changed = TGT_IN.clone()
+        changed[:, t + 1 :] = torch.randint(3, V_TGT, changed[:, t + 1 :].shape)
+        torch.testing.assert_close(model(SRC, changed)[:, : t + 1], logits[:, : t + 1])
+
+
+def test_teacher_forced_loss_equals_a_hand_loop():
+    model = make("gru")
+    tgt_out = torch.tensor([[3, 4, 5, 2], [6, 2, -100, -100], [7, 8, 2, -100]])
+    loss = s2s.sequence_loss(model(SRC, TGT_IN), tgt_out)
+    # By hand: run the decoder one token at a time, carrying its state, and average
+    # -log p(right token) over the positions that are not padding.
+    dec = model.decoder
+    total, count = 0.0, 0
+    for b in range(3):
+        length = int((SRC[b] != 0).sum())
+        _, h = model.encoder.gru(model.encoder.embedding(SRC[b : b + 1, :length]))
+        for t in range(TGT_IN.shape[1]):
+            out, h = dec.gru(dec.embedding(TGT_IN[b : b + 1, t : t + 1]), h)
+            if tgt_out[b, t] == -100:
+                continue
+            logp = torch.log_softmax(dec.fc(out[0, 0]), dim=-1)
+            total, count = total - logp[tgt_out[b, t]].item(), count + 1
+    assert count == 9
+    assert loss.item() == pytest.approx(total / count, rel=1e-5)
+    # the Trainer's loss (F.cross_entropy's ignore_index=-100) is the same number
+    assert lw.next_token_loss(model(SRC, TGT_IN), tgt_out).item() == pytest.approx(loss.item())
+    with pytest.raises(ValueError, match=r"\(B, T, V\)"):
+        s2s.sequence_loss(model(SRC, TGT_IN).transpose(0, 1), tgt_out)
+
+
+def test_source_bug_time_first_logits_break_cross_entropy():
+    """The source passes (T, B, V) logits to CrossEntropyLoss: dimension 1 is taken as classes."""
+    logits, targets = torch.randn(5, 3, 7), torch.randint(0, 7, (5, 3))
+    with pytest.raises((RuntimeError, ValueError)):
+        torch.nn.CrossEntropyLoss()(logits, targets)
+    right = torch.nn.CrossEntropyLoss()(logits.permute(1, 2, 0), targets.T)  # (B, V, T)
+    assert right.item() == pytest.approx(
+        s2s.sequence_loss(logits.transpose(0, 1), targets.T).item()
+    )
+
+
+def test_additive_attention_by_hand():
+    torch.manual_seed(1)
+    att = s2s.AdditiveAttention(3, 4, 5)
+    q, keys = torch.randn(2, 3), torch.randn(2, 6, 4)
+    mask = torch.tensor([[1, 1, 1, 1, 1, 1], [1, 1, 1, 0, 0, 0]], dtype=torch.bool)
+    context, weights = att(q, keys, mask)
+    for b in range(2):
+        scores = []
+        for j in range(6):
+            e = att.v.weight[0] @ torch.tanh(att.W_q.weight @ q[b] + att.W_k(keys[b, j]))
+            scores.append(e if mask[b, j] else torch.tensor(-math.inf))
+        w = torch.softmax(torch.stack(scores), dim=0)
+        torch.testing.assert_close(weights[b], w)
+        torch.testing.assert_close(context[b], w @ keys[b])
+
+
+def test_transformer_reuses_the_gpt_pieces():
+    model = make("transformer")
+    for block in model.encoder:
+        assert isinstance(block, EncoderBlock) and isinstance(block, Block)
+        assert isinstance(block.mlp, MLP) and isinstance(block.attn, MultiHeadAttention)
+    for block in model.decoder:
+        assert isinstance(block, DecoderBlock) and isinstance(block.attn, CausalSelfAttention)
+    assert model.lm_head.weight is model.tgt_wte.weight  # tied
+    with pytest.raises(ValueError, match="block_size=16"):
+        model(torch.ones(1, 17, dtype=torch.long), TGT_IN[:1])
+
+
+def test_multi_head_attention_fast_path_equals_explicit_and_a_loop_over_heads():
+    torch.manual_seed(2)
+    cfg = TransformerSeq2SeqConfig(5, 5, n_head=2, n_embd=8).gpt()
+    mha = MultiHeadAttention(cfg).eval()
+    x, mem = torch.randn(2, 3, 8), torch.randn(2, 4, 8)
+    mask = torch.tensor([[1, 1, 1, 1], [1, 1, 0, 0]], dtype=torch.bool)
+    fast = mha(x, mem, mask)
+    slow, att = mha(x, mem, mask, return_attention=True)
+    torch.testing.assert_close(fast, slow)
+    q = mha.q_proj(x)
+    k, v = mha.kv_proj(mem).split(8, dim=-1)
+    heads = []
+    for h in range(2):
+        sl = slice(4 * h, 4 * h + 4)
+        s = q[..., sl] @ k[..., sl].transpose(1, 2) / 2.0
+        w = torch.softmax(s.masked_fill(~mask[:, None, :], -math.inf), dim=-1)
+        torch.testing.assert_close(w, att[:, h])
+        heads.append(w @ v[..., sl])
+    torch.testing.assert_close(mha.c_proj(torch.cat(heads, dim=-1)), fast)
+
+
+def test_encode_refuses_bad_sources():
+    model = make("gru")
+    with pytest.raises(ValueError, match="LongTensor"):
+        model.encode(torch.ones(2, 3))
+    with pytest.raises(ValueError, match="LongTensor"):
+        model.encode(torch.ones(3, dtype=torch.long))
+    with pytest.raises(ValueError, match="at least one token"):
+        model.encode(torch.tensor([[3, 4], [0, 0]]))
+    with pytest.raises(ValueError, match="even hidden"):
+        s2s.GRUEncoder(5, 7, bidirectional=True)
+
+
+# ------------------------------------------------------------------------------ decoding
+
+
+def table_step(table: dict[tuple[int, ...], list[float]], vocab: int):
+    """A scorer whose next-token probabilities depend on the whole prefix (after <bos>)."""
+
+    def step(prefixes: torch.Tensor) -> torch.Tensor:
+        rows = []
+        for p in prefixes.tolist():
+            probs = table.get(tuple(p[1:]), [1.0 / vocab] * vocab)
+            rows.append(torch.log(torch.tensor(probs)))
+        return torch.stack(rows)
+
+    return step
+
+
+# tokens: 0 pad, 1 bos, 2 eos, 3 "a", 4 "b". Greedy takes "a" (0.5) then is unsure;
+# "b" (0.4) is followed by <eos> with 0.9: P(b) = 0.36 beats P(a, anything) <= 0.25.
+TABLE = {
+    (): [0.0, 0.0, 0.1, 0.5, 0.4],
+    (3,): [0.0, 0.0, 0.5, 0.25, 0.25],
+    (4,): [0.0, 0.0, 0.9, 0.05, 0.05],
+}
+
+
+def test_beam_finds_what_greedy_misses_and_matches_exhaustive_search():
+    step = table_step(TABLE, 5)
+    greedy = s2s.beam_search_steps(step, BOS, EOS, beam_width=1, max_len=4)
+    assert greedy[0][0] == [3] and greedy[0][1] == pytest.approx(math.log(0.25))
+    beam = s2s.beam_search_steps(step, BOS, EOS, beam_width=2, max_len=4)
+    assert beam[0][0] == [4] and beam[0][1] == pytest.approx(math.log(0.36))
+    assert [s for _, s in beam] == sorted((s for _, s in beam), reverse=True)
+    # exhaustive: every sequence of up to 3 tokens followed by <eos>
+    best = max(
+        (
+            sum(step(torch.tensor([[BOS, *seq[:i]]]))[0, tok].item() for i, tok in enumerate(seq))
+            + step(torch.tensor([[BOS, *seq]]))[0, EOS].item(),
+            seq,
+        )
+        for n in range(4)
+        for seq in itertools.product([3, 4], repeat=n)
+    )
+    wide = s2s.beam_search_steps(step, BOS, EOS, beam_width=8, max_len=4)
+    assert wide[0][0] == list(best[1]) and wide[0][1] == pytest.approx(best[0])
+
+
+def test_length_penalty_and_bad_settings():
+    step = table_step(TABLE, 5)
+    raw = s2s.beam_search_steps(step, BOS, EOS, 3, 4)
+    normalised = s2s.beam_search_steps(step, BOS, EOS, 3, 4, length_penalty=1.0)
+    assert sorted(map(tuple, (h for h, _ in raw))) == sorted(map(tuple, (h for h, _ in normalised)))
+    for ids, score in normalised:
+        assert isinstance(score, float) and all(i not in (BOS, EOS) for i in ids)
+    with pytest.raises(ValueError, match="beam_width"):
+        s2s.beam_search_steps(step, BOS, EOS, 0, 4)
+    with pytest.raises(ValueError, match="max_len"):
+        s2s.beam_search_steps(step, BOS, EOS, 2, 0)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_beam_width_one_is_greedy_and_scores_are_log_probs(kind):
+    model = make(kind, seed=3).train()  # decoding must switch to eval and back
+    greedy = s2s.greedy_decode(model, SRC, BOS, EOS, max_len=6)
+    assert model.training
+    for i, length in enumerate([4, 2, 1]):
+        src = SRC[i, :length]
+        beam1 = s2s.beam_search(model, src, BOS, EOS, beam_width=1, max_len=6)
+        assert beam1[0][0] == greedy[i]
+        assert s2s.greedy_decode(model, src[None], BOS, EOS, 6)[0] == greedy[i]
+        for ids, score in s2s.beam_search(model, src, BOS, EOS, beam_width=3, max_len=6):
+            full = [BOS, *ids, EOS]  # recompute the score from the model's log-probs
+            logp = model.eval()(src[None], torch.tensor([full[:-1]])).log_softmax(-1)[0]
+            ended = len(ids) < 6  # else max_len stopped it: no <eos> in the score
+            expected = sum(logp[t, full[t + 1]].item() for t in range(len(full) - 1 - (not ended)))
+            assert score == pytest.approx(expected, abs=1e-4)
+    with pytest.raises(ValueError, match="one source"):
+        s2s.beam_search(model, SRC, BOS, EOS, 2, 6)
+
+
+def test_greedy_stops_at_eos():
+    model = make("gru")
+    with torch.no_grad():
+        model.decoder.fc.bias.fill_(0.0)
+        model.decoder.fc.bias[EOS] = 100.0  # <eos> always wins
+    assert s2s.greedy_decode(model, SRC, BOS, EOS, max_len=5) == [[], [], []]
+    assert s2s.beam_search(model, SRC[0], BOS, EOS, 2, 5)[0][0] == []
+
+
+# -------------------------------------------------------------- training with the Trainer
+
+
+def test_trainer_trains_a_seq2seq_model_and_resumes_exactly(tmp_path):
+    task = NumberTask("en-zh")
+    train, val = task.dataset("train"), task.dataset("val")
+
+    def trainer(path):
+        torch.manual_seed(0)
+        model = s2s.AttentionGRUSeq2Seq(len(task.src_vocab), len(task.tgt_vocab), hidden=16)
+        cfg = lw.TrainerConfig(
+            max_steps=6, lr=3e-3, warmup_steps=1, eval_every=3, eval_iters=1,
+            checkpoint_path=str(path), device="cpu",
+        )  # fmt: skip
+        return lw.Trainer(
+            PackedSeq2Seq(model, train.src.shape[1]), cfg,
+            Seq2SeqBatcher(train, 8, seed=1), Seq2SeqBatcher(val, 8),
+        )  # fmt: skip
+
+    full = trainer(tmp_path / "a.pt")
+    history = full.fit()
+    assert history.last("val_loss") < history.series("train_loss")[1][0]
+    half = trainer(tmp_path / "b.pt")
+    half.fit(3)
+    resumed = trainer(tmp_path / "c.pt")
+    assert resumed.resume(tmp_path / "b.pt") == 3
+    resumed.fit()
+    for a, b in zip(
+        full.model.state_dict().values(), resumed.model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b)

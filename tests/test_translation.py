@@ -1,0 +1,242 @@
+"""The number-translation task: hand-written pairs, splits, vocabularies, batches, bad input."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from llmwidgets import translation as tr
+from llmwidgets.seq2seq import GRUSeq2Seq
+
+HAND = {
+    0: ("zero", "零"),
+    7: ("seven", "七"),
+    10: ("ten", "十"),
+    11: ("eleven", "十一"),
+    19: ("nineteen", "十九"),
+    20: ("twenty", "二十"),
+    21: ("twenty-one", "二十一"),
+    40: ("forty", "四十"),
+    99: ("ninety-nine", "九十九"),
+    100: ("one hundred", "一百"),
+    101: ("one hundred and one", "一百零一"),
+    105: ("one hundred and five", "一百零五"),
+    110: ("one hundred and ten", "一百一十"),
+    111: ("one hundred and eleven", "一百一十一"),
+    312: ("three hundred and twelve", "三百一十二"),
+    1000: ("one thousand", "一千"),
+    1001: ("one thousand and one", "一千零一"),
+    1005: ("one thousand and five", "一千零五"),
+    1010: ("one thousand and ten", "一千零一十"),
+    1011: ("one thousand and eleven", "一千零一十一"),
+    1100: ("one thousand one hundred", "一千一百"),
+    1110: ("one thousand one hundred and ten", "一千一百一十"),
+    2050: ("two thousand and fifty", "二千零五十"),
+    2222: ("two thousand two hundred and twenty-two", "二千二百二十二"),
+    5000: ("five thousand", "五千"),
+    9009: ("nine thousand and nine", "九千零九"),
+    9090: ("nine thousand and ninety", "九千零九十"),
+    9900: ("nine thousand nine hundred", "九千九百"),
+    9999: ("nine thousand nine hundred and ninety-nine", "九千九百九十九"),
+}
+
+
+@pytest.mark.parametrize("n", HAND)
+def test_hand_written_pairs(n):
+    assert tr.number_to_english(n) == HAND[n][0]
+    assert tr.number_to_chinese(n) == HAND[n][1]
+    assert tr.make_pairs([n], "en-zh") == [HAND[n]]
+    assert tr.make_pairs([n], "zh-en") == [HAND[n][::-1]]
+
+
+def parse_chinese(text: str) -> int:
+    """An independent reader of the numerals, for the round trip."""
+    digits = {c: i for i, c in enumerate("零一二三四五六七八九")}
+    units = {"十": 10, "百": 100, "千": 1000}
+    total, digit = 0, None
+    for ch in text:
+        if ch in digits:
+            digit = digits[ch]
+        else:
+            total += (1 if digit is None else digit) * units[ch]
+            digit = None
+    return total + (digit or 0)
+
+
+def parse_english(text: str) -> int:
+    small = dict(zip(tr._ONES, range(20), strict=True))
+    tens = {w: 10 * i for i, w in enumerate(tr._TENS) if w != "_"}
+    total = current = 0
+    for word in text.replace("-", " ").split():
+        if word in small:
+            current += small[word]
+        elif word in tens:
+            current += tens[word]
+        elif word == "hundred":
+            current *= 100
+        elif word == "thousand":
+            total, current = total + current * 1000, 0
+        else:
+            assert word == "and"
+    return total + current
+
+
+def test_every_number_round_trips_and_follows_the_rules():
+    seen_en, seen_zh = set(), set()
+    for n in range(tr.MAX_NUMBER + 1):
+        en, zh = tr.number_to_english(n), tr.number_to_chinese(n)
+        assert parse_chinese(zh) == n and parse_english(en) == n, n
+        seen_en.add(en)
+        seen_zh.add(zh)
+        if n:
+            assert not zh.endswith("零") and "零零" not in zh, zh  # one 零, never trailing
+        assert zh.startswith("一十") is False  # 10..19 drop the leading 一
+        # British "and" before the last two digits, and only there
+        assert (" and " in en) == (n >= 100 and n % 100 != 0), en
+    assert len(seen_en) == len(seen_zh) == tr.MAX_NUMBER + 1  # one-to-one
+
+
+@pytest.mark.parametrize("bad", [-1, 10000, 3.0, "12", True, None])
+def test_numbers_out_of_range_are_refused(bad):
+    with pytest.raises(ValueError, match="number must be an int"):
+        tr.number_to_chinese(bad)
+    with pytest.raises(ValueError, match="number must be an int"):
+        tr.number_to_english(bad)
+
+
+def test_splits_hold_out_whole_ranges_deterministically():
+    a, b, c = tr.make_splits(0), tr.make_splits(0), tr.make_splits(1)
+    assert a == b and a != c
+    everything = sorted(a["train"] + a["val"] + a["test"])
+    assert everything == list(range(tr.MAX_NUMBER + 1))
+    assert len(a["test"]) == 300 and len(a["val"]) == 200
+    assert all(n < 1000 or n in a["train"] for n in range(1000))  # the building blocks train
+    for name in ("val", "test"):
+        starts = {n // 100 * 100 for n in a[name]}
+        for start in starts:  # whole blocks of 100 consecutive numbers
+            assert all(m in a[name] for m in range(start, start + 100))
+            assert start >= 1000
+    with pytest.raises(ValueError, match="held-out blocks"):
+        tr.make_splits(0, n_test_blocks=80, n_val_blocks=20)
+
+
+def test_tokenize_detokenize_and_vocab():
+    assert tr.tokenize("Twenty-One ", "en") == ["twenty", "-", "one"]
+    assert tr.detokenize(["twenty", "-", "one"], "en") == "twenty-one"
+    assert tr.tokenize("一 百零五", "zh") == ["一", "百", "零", "五"]
+    assert tr.detokenize(["一", "百"], "zh") == "一百"
+    v = tr.Vocab(["b", "a", "b"])
+    assert v.itos == ["<pad>", "<bos>", "<eos>", "a", "b"] and len(v) == 5
+    assert v.encode(["a", "b"]) == [3, 4]
+    assert v.decode([1, 3, 0, 4, 2, 3]) == ["a", "b"]  # skips pad/bos, stops at eos
+    with pytest.raises(ValueError, match="unknown word 'c' at position 1"):
+        v.encode(["a", "c"])
+    with pytest.raises(ValueError, match="unknown word '<eos>'"):
+        v.encode(["<eos>"])
+
+
+def test_task_vocabularies_and_lengths():
+    en_zh, zh_en = tr.NumberTask("en-zh"), tr.NumberTask("zh-en")
+    assert len(en_zh.tgt_vocab) == 3 + 13  # 零..九 十 百 千
+    assert en_zh.src_vocab.itos == zh_en.tgt_vocab.itos
+    assert en_zh.max_src_len == 8  # seven thousand seven hundred and seventy - seven
+    assert en_zh.max_tgt_len == 7  # 七千七百七十七
+    with pytest.raises(ValueError, match="direction"):
+        tr.NumberTask("en-fr")
+
+
+def test_encode_pairs_builds_the_teacher_forcing_pair():
+    data = tr.encode_pairs([([5, 6], [7]), ([5], [8, 9])], min_lengths=(3, 0))
+    assert data.src.tolist() == [[5, 6, 0], [5, 0, 0]]
+    assert data.tgt_in.tolist() == [[1, 7, 0], [1, 8, 9]]  # <bos> + y, padded with <pad>
+    assert data.tgt_out.tolist() == [[7, 2, -100], [8, 9, 2]]  # y + <eos>, padded with IGNORE
+    assert len(data) == 2
+    with pytest.raises(ValueError, match="empty source"):
+        tr.encode_pairs([([], [1])])
+    with pytest.raises(ValueError, match="at least one"):
+        tr.encode_pairs([])
+
+
+def test_datasets_share_one_width_and_decode_back():
+    task = tr.NumberTask("en-zh")
+    test = task.dataset("test")
+    assert test.src.shape == (300, 8) and test.tgt_in.shape == (300, 8)
+    assert task.dataset("val").src.shape[1] == test.src.shape[1]
+    src_text, tgt_text = task.pairs("test")[0]
+    assert task.decode_target(test.tgt_out[0].clamp(min=0).tolist()) == tgt_text
+    assert task.encode_source(src_text) == [i for i in test.src[0].tolist() if i]
+    with pytest.raises(ValueError, match="split"):
+        task.pairs("dev")
+
+
+@pytest.mark.parametrize(
+    "direction, text, message",
+    [
+        ("en-zh", "", "empty"),
+        ("en-zh", "   ", "empty"),
+        ("en-zh", "three hundred and 12", "unknown character '1' at position 18"),
+        ("en-zh", "three hundred!", "unknown character '!'"),
+        ("en-zh", "fourty-two", "unknown word 'fourty' at position 0"),
+        ("en-zh", "one two three four five six seven eight nine", "9 tokens, more than the 8"),
+        ("zh-en", "三百a", "unknown character 'a' at position 2"),
+        ("zh-en", "两百", "unknown character '两'"),
+        ("zh-en", "一" * 9, "9 tokens, more than the 7"),
+    ],
+)
+def test_bad_input_gives_clear_value_errors(direction, text, message):
+    task = tr.NumberTask(direction)
+    with pytest.raises(ValueError, match=message):
+        task.encode_source(text)
+    model = GRUSeq2Seq(len(task.src_vocab), len(task.tgt_vocab), hidden=8)
+    with pytest.raises(ValueError, match=message):
+        tr.translate(model, task, text)
+
+
+def test_translate_returns_text_for_good_input_even_untrained():
+    task = tr.NumberTask("en-zh")
+    torch.manual_seed(0)
+    model = GRUSeq2Seq(len(task.src_vocab), len(task.tgt_vocab), hidden=8)
+    out = tr.translate(model, task, "three hundred and twelve")
+    assert isinstance(out, str) and len(out) <= task.max_tgt_len + 1
+    assert isinstance(tr.translate(model, task, "twelve", beam_width=3), str)
+    with pytest.raises(ValueError, match="must be a str"):
+        tr.translate(model, task, 312)
+
+
+def test_batcher_and_packed_adapter():
+    task = tr.NumberTask("en-zh")
+    data = task.dataset("val")
+    b1, b2 = tr.Seq2SeqBatcher(data, 4, seed=3), tr.Seq2SeqBatcher(data, 4, seed=3)
+    x, y = b1.get_batch()
+    assert x.shape == (4, 8 + 8) and y.shape == (4, 8)
+    state = b1.state_dict()
+    nxt = b1.get_batch()
+    assert torch.equal(b2.get_batch()[0], x)
+    b2.load_state_dict(state)
+    assert torch.equal(b2.get_batch()[0], nxt[0])
+    fixed = [xb for xb, _ in b1.fixed_batches(2)]
+    assert torch.equal(fixed[0], [xb for xb, _ in b1.fixed_batches(2)][0])
+    assert torch.equal(fixed[0][:, :8], data.src[:4])
+    with pytest.raises(ValueError, match="batch_size"):
+        tr.Seq2SeqBatcher(data, 5).load_state_dict(state)
+
+    seen = {}
+
+    class Probe(torch.nn.Module):
+        def forward(self, src, tgt_in):
+            seen["src"], seen["tgt_in"] = src, tgt_in
+            return torch.zeros(src.shape[0], tgt_in.shape[1], 3)
+
+    tr.PackedSeq2Seq(Probe(), src_len=8)(x)
+    assert torch.equal(seen["src"], x[:, :8]) and torch.equal(seen["tgt_in"], x[:, 8:])
+
+
+def test_score_translations():
+    scores = tr.score_translations(["一百", "二百"], ["一百", "三百"], "zh")
+    assert scores["exact_match"] == 50.0
+    assert 0 < scores["chrF"] < 100 and 0 <= scores["BLEU"] < 100
+    text = "nine thousand nine hundred and ninety-nine"
+    perfect = tr.score_translations([text], [text], "en")
+    assert perfect == pytest.approx({"exact_match": 100.0, "chrF": 100.0, "BLEU": 100.0})
+    with pytest.raises(ValueError, match="hypotheses"):
+        tr.score_translations(["a"], ["a", "b"], "en")
