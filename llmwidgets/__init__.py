@@ -13,6 +13,7 @@ Modules (one concept each):
 * :mod:`llmwidgets.sampling` - next-token probabilities (temperature, top-k, top-p) and sampling;
 * :mod:`llmwidgets.history` - the metric history of a training run (pure data);
 * :mod:`llmwidgets.attention_capture` - attention weights: checks, normalising, capture;
+* :mod:`llmwidgets.tokenizers` - character and sentencepiece tokenizers (lossless newlines);
 * :mod:`llmwidgets.model` - the GPT (exactly GPT-2's architecture), config presets;
 * :mod:`llmwidgets.batches` - token windows for next-token training, evaluation loss;
 * :mod:`llmwidgets.trainer` - the training loop with callbacks, schedule, checkpoints.
@@ -60,6 +61,7 @@ from .quick import is_quick, pick
 from .sampling import generate, kept_mask, sample_next, sampling_probs
 from .sampling_explorer import SamplingExplorer, sampling_explorer
 from .token_viewer import TokenViewer, token_spans, token_viewer
+from .tokenizers import CharTokenizer, SentencePieceTokenizer, tokens_per_char, train_sentencepiece
 from .trainer import Trainer, TrainerConfig, lr_at
 
 __version__ = "0.1.0"
@@ -70,6 +72,7 @@ __all__ = [
     "AttentionViewer",
     "capture_attention",
     "causal_mask",
+    "CharTokenizer",
     "CORPORA",
     "corpus_path",
     "CorpusError",
@@ -106,13 +109,16 @@ __all__ = [
     "SamplingExplorer",
     "scaled_dot_product_attention",
     "seed_everything",
+    "SentencePieceTokenizer",
     "show",
     "softmax",
     "split_tokens",
     "token_spans",
     "token_viewer",
     "TokenBatcher",
+    "tokens_per_char",
     "TokenViewer",
+    "train_sentencepiece",
     "Trainer",
     "TrainerConfig",
     "update",
