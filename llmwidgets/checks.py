@@ -552,3 +552,221 @@ __all__ += [
     "check_most_frequent_pair",
     "check_tokens_per_char",
 ]
+
+
+# ------------------------------------------------------------ chapter 5: the translation project
+def _ch5_logits_case(seed: int, T: int, B: int, V: int) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    return torch.randn(T, B, V, generator=gen, dtype=torch.float64), torch.randint(
+        1, V, (T, B), generator=gen
+    )
+
+
+def check_seq2seq_loss(my_seq2seq_loss: Callable[..., Any] | None) -> None:
+    """Check ``my_seq2seq_loss(logits, targets, pad_id)``: the source's loss, fixed.
+
+    ``logits`` are time-first ``(T, B, V)``, as the source's ``nn.GRU`` (without
+    ``batch_first``) produces them, ``targets`` ``(T, B)`` with ``pad_id`` after each
+    sequence's end. The answer is the mean cross-entropy over the positions that are not
+    padding.
+
+    Args:
+        my_seq2seq_loss: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+    import torch.nn.functional as F
+
+    def trial(fn: Callable[..., Any]) -> str:
+        cases = [(0, 5, 3, 7, 0), (1, 4, 2, 5, 0), (2, 6, 4, 9, 3)]
+        for seed, T, B, V, pad in cases:
+            logits, targets = _ch5_logits_case(seed, T, B, V)
+            targets[targets == pad] = pad + 1  # real tokens are never the pad id...
+            for b in range(B):  # ...which fills sequence b after its T - b tokens
+                targets[T - b :, b] = pad
+            flat = logits.reshape(-1, V)
+            expected = F.cross_entropy(flat, targets.reshape(-1), ignore_index=pad)
+            with_pad = F.cross_entropy(flat, targets.reshape(-1))
+            mixed = F.cross_entropy(flat, targets.T.reshape(-1), ignore_index=pad)
+            mixed_pad = F.cross_entropy(flat, targets.T.reshape(-1))
+            what = f"logits {tuple(logits.shape)}, pad_id={pad}"
+            got = _call(fn, logits, targets.clone(), pad)
+            expect_close(
+                got,
+                expected,
+                what,
+                wrong=[
+                    (with_pad, "skip the padding: pass ignore_index=pad_id to the cross-entropy"),
+                    (mixed, "logits and targets are flattened in different orders: flatten "
+                     "both time-first, logits.reshape(-1, V) with targets.reshape(-1)"),
+                    (mixed_pad, "flatten logits and targets in the same (T, B) order, and "
+                     "skip the padding with ignore_index=pad_id"),
+                ],
+            )  # fmt: skip
+        return f"{len(cases)} batches, padding skipped"
+
+    run_check("exercise 1 (the source's loss, fixed)", my_seq2seq_loss, trial)
+
+
+def _ch5_teacher_forcing(seqs: list[list[int]], bos: int, eos: int, pad: int):
+    width = max(len(s) for s in seqs) + 1
+    tgt_in = torch.full((len(seqs), width), pad, dtype=torch.long)
+    tgt_out = torch.full((len(seqs), width), -100, dtype=torch.long)
+    for i, s in enumerate(seqs):
+        tgt_in[i, : len(s) + 1] = torch.tensor([bos, *s])
+        tgt_out[i, : len(s) + 1] = torch.tensor([*s, eos])
+    return tgt_in, tgt_out
+
+
+def check_teacher_forcing(my_teacher_forcing: Callable[..., Any] | None) -> None:
+    """Check ``my_teacher_forcing(seqs, bos, eos, pad) -> (tgt_in, tgt_out)``.
+
+    ``tgt_in`` is ``[bos] + seq`` padded with ``pad``; ``tgt_out`` is ``seq + [eos]`` padded
+    with ``-100`` (the id the loss ignores); both ``(B, longest + 1)`` LongTensors.
+
+    Args:
+        my_teacher_forcing: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def trial(fn: Callable[..., Any]) -> str:
+        cases = [([[5, 6, 7], [8]], 1, 2, 0), ([[3], [4, 5], [6, 7, 8, 9]], 1, 2, 0),
+                 ([[10, 11]], 7, 8, 9)]  # fmt: skip
+        for seqs, bos, eos, pad in cases:
+            exp_in, exp_out = _ch5_teacher_forcing(seqs, bos, eos, pad)
+            got = fn([list(s) for s in seqs], bos, eos, pad)
+            if not isinstance(got, (tuple, list)) or len(got) != 2:
+                raise Hint("return two tensors: (tgt_in, tgt_out)")
+            got_in, got_out = (_as_tensor(g, "tgt_in / tgt_out") for g in got)
+            if got_in.shape != exp_in.shape or got_out.shape != exp_out.shape:
+                raise Hint(
+                    f"for {seqs} both tensors should have shape {tuple(exp_in.shape)} (one "
+                    f"column more than the longest sequence), got {tuple(got_in.shape)} and "
+                    f"{tuple(got_out.shape)}"
+                )
+            if torch.equal(got_in, got_out) or got_in[:, 0].ne(bos).any():
+                raise Hint(
+                    "tgt_in must start with <bos> and be the target shifted one step right; "
+                    "feeding the target itself (the source's bug) lets the model copy its answer"
+                )
+            if not torch.equal(got_in, exp_in):
+                raise Hint(f"for {seqs} tgt_in should be {exp_in.tolist()}, got {got_in.tolist()}")
+            if torch.equal(got_out, exp_out):
+                continue
+            if torch.equal(got_out.masked_fill(got_out == pad, -100), exp_out):
+                raise Hint("pad tgt_out with -100, which the loss ignores, not with pad")
+            if not torch.equal(got_out, exp_out):
+                raise Hint(
+                    f"for {seqs} tgt_out should be {exp_out.tolist()} (each sequence then <eos>, "
+                    f"so the model learns to stop), got {got_out.tolist()}"
+                )
+        return f"{len(cases)} batches: shifted right behind <bos>, <eos> at the end"
+
+    run_check("exercise 2 (teacher forcing)", my_teacher_forcing, trial)
+
+
+# Toy next-token tables over 0 pad, 1 bos, 2 eos, 3, 4: the prefix (after <bos>) -> probs.
+_CH5_TABLES = [
+    {(): [0, 0, 0.1, 0.5, 0.4], (3,): [0, 0, 0.5, 0.25, 0.25], (4,): [0, 0, 0.9, 0.05, 0.05]},
+    {(): [0, 0, 0.3, 0.68, 0.02], (3,): [0, 0, 0.9, 0.06, 0.04]},  # stopping early loses
+    {(): [0, 0, 0.05, 0.55, 0.4], (3,): [0, 0, 0.2, 0.45, 0.35], (4,): [0, 0, 0.1, 0.85, 0.05],
+     (4, 3): [0, 0, 0.95, 0.03, 0.02], (3, 3): [0, 0, 0.32, 0.4, 0.28]},
+]  # fmt: skip
+
+
+def _ch5_step(table: dict, prefix: list[int]) -> torch.Tensor:
+    probs = torch.tensor(table.get(tuple(prefix[1:]), [0, 0, 0.5, 0.3, 0.2]), dtype=torch.float64)
+    return torch.log(probs)  # log 0 = -inf: that token is impossible
+
+
+def check_beam_search(my_beam_search: Callable[..., Any] | None) -> None:
+    """Check ``my_beam_search(step, bos, eos, beam_width, max_len) -> list[int]``.
+
+    ``step(prefix)`` takes a list of ids starting with ``bos`` and returns the next-token
+    log-probabilities (a 1-D tensor). The answer is the best hypothesis found with
+    ``beam_width`` hypotheses kept per step, ranked by total log-probability, without
+    ``bos`` and ``eos``; a hypothesis ends at ``eos`` or after ``max_len`` tokens.
+
+    Args:
+        my_beam_search: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+    from .seq2seq import beam_search_steps
+
+    def trial(fn: Callable[..., Any]) -> str:
+        n = 0
+        for table in _CH5_TABLES:
+
+            def step(prefix: Any, table: dict = table) -> torch.Tensor:
+                return _ch5_step(table, [int(i) for i in prefix])
+
+            def batched(prefixes: torch.Tensor, table: dict = table) -> torch.Tensor:
+                return torch.stack([_ch5_step(table, p) for p in prefixes.tolist()])
+
+            greedy = beam_search_steps(batched, 1, 2, 1, 5)[0][0]
+            for width in (1, 2, 4):
+                expected = beam_search_steps(batched, 1, 2, width, 5)[0][0]
+                got = fn(step, 1, 2, width, 5)
+                got = [int(i) for i in (got.tolist() if isinstance(got, torch.Tensor) else got)]
+                n += 1
+                if got == expected:
+                    continue
+                if got[:1] == [1] or got[-1:] == [2]:
+                    raise Hint("return the tokens between <bos> and <eos>, without them")
+                if width == 1:
+                    raise Hint(f"with beam_width=1 the search is greedy and gives {expected}")
+                if got == greedy:
+                    raise Hint(
+                        f"beam_width={width} returned greedy's answer {got}; keep the "
+                        f"{width} best prefixes each step, scored by their SUM of log-probs"
+                    )
+                if got == []:
+                    raise Hint(
+                        "do not stop at the first finished hypothesis: a longer one can "
+                        "still score higher; stop when all the kept ones have ended"
+                    )
+                raise Hint(f"with beam_width={width} the best hypothesis is {expected}, got {got}")
+        return f"{n} searches (widths 1, 2, 4) on 3 toy models"
+
+    run_check("exercise 3 (beam search)", my_beam_search, trial)
+
+
+def check_chinese_to_int(my_chinese_to_int: Callable[[str], Any] | None) -> None:
+    """Check ``my_chinese_to_int(text)``: Chinese numerals back to an int, for 0..9999.
+
+    Args:
+        my_chinese_to_int: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+    from .translation import MAX_NUMBER, number_to_chinese
+
+    def trial(fn: Callable[[str], Any]) -> str:
+        for n in (0, 10, 15, 105, 110, 1005, 1010, 2050, 9999, *range(MAX_NUMBER + 1)):
+            text = number_to_chinese(n)
+            got = fn(text)
+            if isinstance(got, bool) or not isinstance(got, int):
+                raise Hint(f"return an int: for {text} the answer is {n}, got {got!r}")
+            if got != n:
+                if 10 <= n < 20:
+                    raise Hint(f"{text} is {n}: a leading 十 stands for 一十")
+                if "零" in text:
+                    raise Hint(f"{text} is {n}: 零 only marks a gap of zeros, it adds nothing")
+                raise Hint(f"{text} is {n}, got {got!r}")
+        return f"all {MAX_NUMBER + 1} numbers from 零 to {number_to_chinese(MAX_NUMBER)}"
+
+    run_check("exercise 4 (the reverse direction by rule)", my_chinese_to_int, trial)
+
+
+__all__ += [
+    "check_beam_search",
+    "check_chinese_to_int",
+    "check_seq2seq_loss",
+    "check_teacher_forcing",
+]
