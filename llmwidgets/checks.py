@@ -770,3 +770,256 @@ __all__ += [
     "check_seq2seq_loss",
     "check_teacher_forcing",
 ]
+
+
+# ---------------------------------------------------------------- chapter 2 (core concepts)
+
+
+def _bool_mask(value: Any, what: str, shape: tuple[int, int]) -> torch.Tensor:
+    """A learner's mask as a bool tensor of ``shape``, or a :class:`Hint` saying what is off."""
+    got = _as_tensor(value, what)
+    if tuple(got.shape) == tuple(reversed(shape)) and shape[0] != shape[1]:
+        raise Hint(
+            f"{what} has shape {tuple(got.shape)}, the transpose of {shape}: rows are the "
+            "queries (the positions that look), columns the keys (the positions looked at)"
+        )
+    if tuple(got.shape) != shape:
+        raise Hint(f"{what} should have shape {shape}, got {tuple(got.shape)}")
+    if got.dtype != torch.bool:
+        raise Hint(f"{what} has dtype {got.dtype}; return a bool tensor (True = may attend)")
+    return got
+
+
+def check_attention_masks(my_attention_masks: Callable[[int, int], Any] | None) -> None:
+    """Check ``my_attention_masks(n_source, n_target)`` of an encoder-decoder Transformer.
+
+    The answer returns three bool masks (True = may attend), rows = queries:
+    the encoder's self-attention ``(n_source, n_source)``, bidirectional (all True);
+    the decoder's self-attention ``(n_target, n_target)``, causal; the decoder's
+    cross-attention ``(n_target, n_source)``, all True (every output position reads
+    the whole input).
+
+    Args:
+        my_attention_masks: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    names = ("encoder self-attention", "decoder self-attention", "cross-attention")
+
+    def trial(fn: Callable[[int, int], Any]) -> str:
+        sizes = [(5, 3), (2, 4), (1, 1), (6, 6)]
+        for n_src, n_tgt in sizes:
+            got = _call(fn, n_src, n_tgt)
+            if not isinstance(got, (tuple, list)) or len(got) != 3:
+                raise Hint(
+                    "return a tuple of three masks: (encoder self-attention, decoder "
+                    f"self-attention, cross-attention), got {type(got).__name__}"
+                )
+            shapes = [(n_src, n_src), (n_tgt, n_tgt), (n_tgt, n_src)]
+            expected = [
+                torch.ones(n_src, n_src, dtype=torch.bool),
+                causal_mask(n_tgt),
+                torch.ones(n_tgt, n_src, dtype=torch.bool),
+            ]
+            args = f"my_attention_masks({n_src}, {n_tgt})"
+            for name, mask, shape, want in zip(names, got, shapes, expected, strict=True):
+                mask = _bool_mask(mask, f"the {name} mask of {args}", shape)
+                if torch.equal(mask, want):
+                    continue
+                n = shape[0]
+                if name == "encoder self-attention" and torch.equal(mask, causal_mask(n)):
+                    raise Hint(
+                        "the encoder reads the whole input at once: each source token may "
+                        "attend to tokens on both sides (all True), no causal mask"
+                    )
+                if name == "decoder self-attention" and mask.all():
+                    raise Hint(
+                        "the decoder generates left to right: target position i may only "
+                        "see target positions 0..i (a causal mask, torch.tril)"
+                    )
+                if name == "decoder self-attention" and torch.equal(mask, want.T):
+                    raise Hint(
+                        "the decoder mask is transposed: row i (query i) sees keys 0..i, so "
+                        "True belongs on and below the diagonal"
+                    )
+                if name == "cross-attention" and torch.equal(mask, causal_mask(*shape)):
+                    raise Hint(
+                        "cross-attention needs no causal mask: the source is known in full "
+                        "before decoding starts, so every target position may read every "
+                        "source position"
+                    )
+                if torch.equal(mask, ~want):
+                    raise Hint(
+                        f"the {name} mask is inverted: True means 'may attend' (torch's convention)"
+                    )
+                raise Hint(
+                    f"wrong {name} mask for {args}: expected\n{want.int()}\ngot\n{mask.int()}"
+                )
+        return f"{len(sizes)} source/target sizes, three masks each"
+
+    run_check("exercise 1 (the three attention masks)", my_attention_masks, trial)
+
+
+def check_next_token_probs(my_next_token_probs: Callable[[Any], Any] | None) -> None:
+    """Check ``my_next_token_probs(logits)``: the next-token distribution of each sequence.
+
+    ``logits`` has shape ``(B, T, V)`` (a model's output); the answer is ``(B, V)``:
+    the softmax over the vocabulary of the logits at the **last** position.
+
+    Args:
+        my_next_token_probs: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def trial(fn: Callable[[Any], Any]) -> str:
+        gen = torch.Generator().manual_seed(2)
+        shapes = [(1, 4, 6), (3, 5, 10), (2, 1, 7)]
+        for shape in shapes:
+            logits = torch.randn(shape, generator=gen) * 2
+            what = f"logits of shape {shape}"
+            expected = torch.softmax(logits[:, -1, :], dim=-1)
+            wrong = [
+                (
+                    torch.softmax(logits[:, 0, :], dim=-1),
+                    "that is the distribution after the first token: the prediction for "
+                    "the token after the whole sequence sits at the last position, [:, -1]",
+                ),
+                (
+                    logits[:, -1, :],
+                    "those are the raw logits: apply softmax over the vocabulary (dim=-1) "
+                    "to get probabilities",
+                ),
+                (
+                    torch.softmax(logits, dim=1)[:, -1, :],
+                    "the softmax runs over the vocabulary (the last dimension), not over "
+                    "the positions",
+                ),
+            ]
+            got = _as_tensor(_call(fn, logits), f"the result for {what}")
+            if got.shape == logits.shape:
+                raise Hint(
+                    f"the result has the shape of the logits {shape}; keep only the last "
+                    f"position: shape {(shape[0], shape[2])}"
+                )
+            expect_close(got, expected, what, wrong)
+        return f"{len(shapes)} batches, including a sequence of one token"
+
+    run_check("exercise 2 (next-token probabilities)", my_next_token_probs, trial)
+
+
+def check_training_pairs(my_training_pairs: Callable[[Any], Any] | None) -> None:
+    """Check ``my_training_pairs(ids)``: the inputs and next-token targets of one sequence.
+
+    For token ids ``x_0 .. x_{T-1}`` the inputs are ``x_0 .. x_{T-2}`` and the
+    targets ``x_1 .. x_{T-1}``: position t is trained to predict token t + 1, so a
+    sequence of T tokens gives T - 1 predictions, all in one forward pass.
+
+    Args:
+        my_training_pairs: the learner's function, returning ``(inputs, targets)``.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def trial(fn: Callable[[Any], Any]) -> str:
+        cases = [
+            torch.tensor([400, 308, 956, 524, 324]),
+            torch.tensor([7, 7, 3]),
+            torch.tensor([1, 2]),
+            torch.arange(10, 30),
+        ]
+        for ids in cases:
+            what = f"ids={ids.tolist()}"
+            got = _call(fn, ids)
+            if not isinstance(got, (tuple, list)) or len(got) != 2:
+                raise Hint(f"return a pair (inputs, targets), got {type(got).__name__}")
+            inputs = _as_tensor(got[0], f"the inputs for {what}")
+            targets = _as_tensor(got[1], f"the targets for {what}")
+            n = len(ids) - 1
+            if inputs.shape == ids.shape and targets.shape == ids.shape:
+                raise Hint(
+                    f"a sequence of {len(ids)} tokens gives {n} predictions: the last token "
+                    "has no next token to predict, and the first is never a target"
+                )
+            if torch.equal(inputs, ids[1:]) and torch.equal(targets, ids[:-1]):
+                raise Hint(
+                    "inputs and targets are swapped: the target at position t is the token "
+                    "that comes after input t (targets = ids[1:])"
+                )
+            expect_close(inputs, ids[:-1], f"the inputs for {what}")
+            expect_close(
+                targets,
+                ids[1:],
+                f"the targets for {what}",
+                [(ids[:-1], "the targets are the inputs shifted by one: ids[1:]")],
+            )
+        return f"{len(cases)} sequences: T tokens give T - 1 (input, target) pairs"
+
+    run_check("exercise 3 (next-token training pairs)", my_training_pairs, trial)
+
+
+#: The tasks of :func:`check_model_family` and the family whose design fits each.
+FAMILY_TASKS = {
+    "label the sentiment of a whole review": "encoder-only",
+    "tag every word of a sentence as a person, place or neither": "encoder-only",
+    "turn a sentence into one vector for semantic search": "encoder-only",
+    "continue a story, one token at a time": "decoder-only",
+    "answer in a chat, given the conversation so far": "decoder-only",
+    "complete the code after the cursor": "decoder-only",
+    "translate a sentence with the original 2017 Transformer": "encoder-decoder",
+    "summarise an article with T5 (text in, text out)": "encoder-decoder",
+}
+FAMILIES = ("encoder-only", "decoder-only", "encoder-decoder")
+_FAMILY_WHY = {
+    "encoder-only": (
+        "the whole text is given and the answer is a label or a vector, not new text: a "
+        "bidirectional encoder (BERT) sees every token's left and right context"
+    ),
+    "decoder-only": (
+        "the output is new text produced token by token after a prefix: a decoder with a "
+        "causal mask (GPT)"
+    ),
+    "encoder-decoder": (
+        "that model reads the input with a bidirectional encoder and writes the output with "
+        "a decoder that cross-attends to it"
+    ),
+}
+
+
+def check_model_family(my_family: Callable[[str], Any] | None) -> None:
+    """Check ``my_family(task)``: which architecture family a task's design points to.
+
+    The tasks are the keys of :data:`FAMILY_TASKS`; an answer is one of
+    ``"encoder-only"``, ``"decoder-only"``, ``"encoder-decoder"``.
+
+    Args:
+        my_family: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def trial(fn: Callable[[str], Any]) -> str:
+        for task, family in FAMILY_TASKS.items():
+            got = fn(task)
+            if isinstance(got, str):
+                got = got.strip().lower().replace(" ", "-").replace("_", "-")
+            if got not in FAMILIES:
+                raise Hint(f"answer one of {FAMILIES} for {task!r}, got {got!r}")
+            if got != family:
+                raise Hint(f"{task!r} is a job for {family}: {_FAMILY_WHY[family]}")
+        return f"{len(FAMILY_TASKS)} tasks"
+
+    run_check("exercise 4 (pick the family)", my_family, trial)
+
+
+__all__ += [
+    "check_attention_masks",
+    "check_model_family",
+    "check_next_token_probs",
+    "check_training_pairs",
+]

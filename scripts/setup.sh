@@ -15,3 +15,10 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   .venv/bin/python -m pip install -q "$spec"
 fi
 .venv/bin/python -m pip install -q -r requirements-dev.txt
+# Mermaid's JavaScript for the book's diagrams: the npm package mermaid, fetched once
+# into the ignored .cache/mermaid/ (version and integrity pinned in book/_ext/llmbook.py).
+if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+  SUDO=; [ "$(id -u)" = 0 ] || SUDO=sudo
+  $SUDO apt-get update -qq && $SUDO apt-get install -y -qq npm >/dev/null
+fi
+.venv/bin/python book/_ext/llmbook.py fetch-mermaid

@@ -32,6 +32,7 @@ REPOSITORY = "llm-ecosystem-book/llm-ecosystem"
 # Pages the browser tests open: (path in the built site, has math, has plotly figures).
 PAGES = [
     ("book/intro.html", False, False),
+    ("notebooks/02_core_concepts.html", True, True),
     ("notebooks/04_math.html", True, True),
     ("search.html", False, False),
 ]
@@ -233,3 +234,76 @@ def test_hidden_solutions_toggle(browser: object, site_url: str, book_html: Path
                 pytest.fail(f"{path}: console errors:\n" + "\n".join(visit.console_errors))
         finally:
             visit.close()
+
+
+# --------------------------------------------------------------------- mermaid
+
+MERMAID_PAGE = "notebooks/02_core_concepts.html"
+# A few node labels of each diagram of chapter 2 (the source's flowchart, the corrected
+# decoder-only pipeline, the RLHF stages).
+MERMAID_LABELS = [
+    ["Preprocess the input text", "Encoder input", "Output the predicted text"],
+    ["Tokenizer: text → subword pieces → token ids", "Decoder blocks × L"],
+    ["1. Pre-training", "3. Reward model", "4. Policy optimisation"],
+]
+
+
+def _llmbook():
+    sys.path.insert(0, str(ROOT / "book" / "_ext"))
+    try:
+        import llmbook
+    finally:
+        sys.path.pop(0)
+    return llmbook
+
+
+def test_mermaid_served_locally(book_html: Path) -> None:
+    """mermaid.min.js sits in _static (the pinned npm build), loaded only where needed."""
+    llmbook = _llmbook()
+    served = book_html / "_static" / "mermaid" / "mermaid.min.js"
+    assert served.is_file(), "mermaid.min.js missing from _static/mermaid"
+    assert (book_html / "_static" / "mermaid" / "LICENSE").is_file()
+    assert (book_html / "_static" / "mermaid" / "book.css").is_file()
+    assert served.read_bytes() == (llmbook.MERMAID_CACHE / "mermaid.min.js").read_bytes()
+    tracked = subprocess.run(
+        ["git", "ls-files", "*mermaid*.js", "*mermaid*.mjs"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    assert not tracked, f"mermaid's JavaScript is fetched, never committed: {tracked}"
+
+    page = (book_html / MERMAID_PAGE).read_text(encoding="utf-8")
+    assert page.count('<pre class="mermaid">') == len(MERMAID_LABELS)
+    assert re.search(r'<script defer="defer" src="\.\./_static/mermaid/mermaid\.min\.js', page)
+    assert "--&gt;" in page, "diagram source should be HTML-escaped"
+    other = (book_html / "notebooks" / "04_math.html").read_text(encoding="utf-8")
+    assert "mermaid.min.js" not in other, "pages without diagrams should not load mermaid"
+
+
+def test_mermaid_diagrams_render(browser: object, site_url: str, book_html: Path) -> None:
+    """Chapter 2's diagrams become SVGs with their node labels, offline, without errors."""
+    visit = PageVisit(browser, site_url, MERMAID_PAGE)
+    try:
+        page = visit.page
+        page.wait_for_function("() => document.documentElement.dataset.mermaid === 'done'")
+        diagrams = page.evaluate(
+            "() => Array.from(document.querySelectorAll('pre.mermaid')).map(pre => {"
+            "  const svg = pre.querySelector('svg');"
+            "  return svg ? Array.from(svg.querySelectorAll('g.node'))"
+            "    .map(n => n.textContent.replace(/\\s+/g, ' ').trim()) : null; })"
+        )
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.locator("pre.mermaid").nth(1).screenshot(path=str(SCREENSHOTS / "mermaid.png"))
+        assert len(diagrams) == len(MERMAID_LABELS), diagrams
+        for labels, expected in zip(diagrams, MERMAID_LABELS, strict=True):
+            assert labels, f"a diagram was not drawn as an SVG with nodes: {diagrams}"
+            for text in expected:
+                assert any(text in label for label in labels), f"{text!r} not in {labels}"
+        assert page.locator("pre.mermaid svg").count() == len(MERMAID_LABELS)
+        if visit.console_errors:
+            pytest.fail("console errors:\n" + "\n".join(visit.console_errors))
+        if visit.bad_requests:
+            pytest.fail("failed or external requests:\n" + "\n".join(visit.bad_requests))
+    finally:
+        visit.close()

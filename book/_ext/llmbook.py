@@ -20,6 +20,18 @@ What it does, for the HTML builder:
   selected, since the JSON type is not in the priority list), and a check warns
   about any figure output that lacks the ``text/html`` part (e.g. a plain
   ``fig.show()``), because the book could not draw it.
+* **Mermaid** — a ``mermaid`` directive (and, through ``myst_fence_as_directive``,
+  every ```` ```mermaid ```` fence, which JupyterLab and GitHub draw natively too)
+  becomes ``<pre class="mermaid">`` with the diagram's source. On pages that hold one,
+  mermaid's classic (IIFE) bundle ``mermaid.min.js`` is loaded from ``_static/mermaid/``
+  and draws every diagram as an SVG once the page is parsed. The IIFE bundle, not the
+  ESM one, because ES modules do not load from ``file://`` pages in Chromium, and the
+  book must also work opened straight from disk. The bundle comes from the npm package
+  ``mermaid`` (version and tarball integrity pinned below): ``npm pack`` fetches the
+  tarball once into the ignored ``.cache/mermaid/<version>/`` (``bash
+  scripts/setup.sh`` does it, and so does the first build that lacks it), its SHA-512
+  is checked against the pin, and only ``dist/mermaid.min.js`` and the licence are
+  kept. Mermaid's JavaScript is never committed.
 * **sphinx-thebe** — Jupyter Book always loads sphinx-thebe, whose inline
   ``const THEBE_JS_URL = "https://unpkg.com/..."`` script ends up twice in every
   page (sphinx-thebe 0.3.1 under Jupyter Book 1.0.4), so the browser logs
@@ -32,14 +44,22 @@ Registered in ``_config.yml`` under ``sphinx: local_extensions: llmbook: book/_e
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import html
 import importlib.util
 import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
 from pathlib import Path
 from typing import Any
 
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
+from sphinx.util.docutils import SphinxDirective
 
 logger = logging.getLogger(__name__)
 
@@ -50,6 +70,31 @@ MATHJAX_DIR = "mathjax"
 # 13 MB); the component folders stay, so the MathJax menu (renderer, accessibility)
 # still finds everything it loads lazily.
 MATHJAX_ENTRY = "tex-mml-chtml.js"
+
+# Mermaid, from the npm registry: the package version and npm's integrity string
+# (SHA-512 of the tarball, as `npm view mermaid@VERSION dist.integrity` prints it).
+MERMAID_VERSION = "11.12.1"
+MERMAID_INTEGRITY = (
+    "sha512-UlIZrRariB11TY1RtTgUWp65tphtBv4CSq7vyS2ZZ2TgoM"
+    "js2nloq+wFqxiwcxlhHUvs7DPGgMjs2aeQxz5h9g=="
+)
+MERMAID_DIR = "mermaid"  # in _static
+MERMAID_JS = "mermaid.min.js"
+#: Files kept from the tarball: (path in the tarball, name in the cache and _static).
+MERMAID_FILES = (("package/dist/mermaid.min.js", MERMAID_JS), ("package/LICENSE", "LICENSE"))
+MERMAID_CACHE = Path(__file__).resolve().parents[2] / ".cache" / "mermaid" / MERMAID_VERSION
+MERMAID_CSS = "book.css"  # written into _static/mermaid/ by copy_assets
+# Diagrams centred on the page's background, not in a grey code box.
+MERMAID_STYLE = "pre.mermaid { background: none; border: none; padding: 0; text-align: center; }\n"
+# Runs once the deferred mermaid.min.js has run (DOMContentLoaded comes after deferred
+# scripts). A failed diagram is reported as a console error, which the browser tests catch.
+MERMAID_INIT = """document.addEventListener("DOMContentLoaded", () => {
+  mermaid.initialize({ startOnLoad: false, securityLevel: "strict", theme: "default" });
+  mermaid
+    .run({ querySelector: "pre.mermaid" })
+    .then(() => { document.documentElement.dataset.mermaid = "done"; })
+    .catch((err) => console.error("Mermaid could not draw a diagram:", err));
+});"""
 
 
 def _package_dir(name: str) -> Path:
@@ -79,6 +124,66 @@ def mathjax_es5_path() -> Path:
     return path
 
 
+def _npm_integrity(data: bytes) -> str:
+    return "sha512-" + base64.b64encode(hashlib.sha512(data).digest()).decode("ascii")
+
+
+def fetch_mermaid(cache: Path = MERMAID_CACHE) -> Path:
+    """Make sure ``cache`` holds mermaid's ``mermaid.min.js`` (and licence); fetch if not.
+
+    Fetching runs ``npm pack mermaid@MERMAID_VERSION`` (the tarball alone, none of the
+    package's dependencies, no install scripts), checks the tarball against
+    :data:`MERMAID_INTEGRITY` and extracts :data:`MERMAID_FILES`.
+
+    Returns:
+        The path of ``mermaid.min.js``.
+
+    Raises:
+        RuntimeError: npm is missing, ``npm pack`` failed, or the tarball differs from the pin.
+    """
+    target = cache / MERMAID_JS
+    if all((cache / name).is_file() for _, name in MERMAID_FILES):
+        return target
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError(
+            f"the book needs mermaid@{MERMAID_VERSION} from the npm registry, fetched once "
+            f"with npm into {cache}; install Node.js/npm (e.g. apt-get install npm), then "
+            "run: bash scripts/setup.sh"
+        )
+    with tempfile.TemporaryDirectory() as tmp:
+        cmd = [npm, "pack", f"mermaid@{MERMAID_VERSION}", "--ignore-scripts", "--silent"]
+        proc = subprocess.run(
+            [*cmd, "--pack-destination", tmp],
+            cwd=tmp,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            stdin=subprocess.DEVNULL,
+        )
+        tarballs = sorted(Path(tmp).glob("mermaid-*.tgz"))
+        if proc.returncode != 0 or len(tarballs) != 1:
+            raise RuntimeError(
+                f"{' '.join(cmd)} failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}"
+            )
+        data = tarballs[0].read_bytes()
+        if _npm_integrity(data) != MERMAID_INTEGRITY:
+            raise RuntimeError(
+                f"{tarballs[0].name} does not match the pinned integrity of "
+                f"mermaid@{MERMAID_VERSION}: got {_npm_integrity(data)}"
+            )
+        cache.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(tarballs[0]) as tar:
+            for member, name in MERMAID_FILES:
+                extracted = tar.extractfile(member)
+                if extracted is None:
+                    raise RuntimeError(f"{member} missing from {tarballs[0].name}")
+                partial = cache / f"{name}.partial"
+                partial.write_bytes(extracted.read())
+                partial.replace(cache / name)  # atomic: never a half-written file
+    return target
+
+
 def _ignore_other_bundles(directory: str, names: list[str]) -> list[str]:
     if Path(directory).name != "es5":
         return []
@@ -95,6 +200,32 @@ def copy_assets(app: Sphinx, exception: Exception | None) -> None:
     shutil.copytree(
         mathjax_es5_path(), static / MATHJAX_DIR, ignore=_ignore_other_bundles, dirs_exist_ok=True
     )
+    (static / MERMAID_DIR).mkdir(exist_ok=True)
+    for _, name in MERMAID_FILES:
+        shutil.copyfile(MERMAID_CACHE / name, static / MERMAID_DIR / name)
+    (static / MERMAID_DIR / MERMAID_CSS).write_text(MERMAID_STYLE, encoding="utf-8")
+
+
+class MermaidDirective(SphinxDirective):
+    """A Mermaid diagram, drawn in the browser by the book's own ``mermaid.min.js``.
+
+    MyST's ``myst_fence_as_directive = ["mermaid"]`` (set in ``_config.yml``) turns
+    every ```` ```mermaid ```` fence into this directive.
+    """
+
+    has_content = True
+    required_arguments = 0
+    optional_arguments = 0
+
+    def run(self) -> list[nodes.Node]:
+        code = "\n".join(self.content).strip()
+        if not code:
+            raise self.error("a mermaid diagram needs its source as the directive's content")
+        # mermaid decodes HTML entities in the element before parsing, so the
+        # escaped source (--> becomes --&gt;) reaches it unchanged.
+        raw = nodes.raw("", f'<pre class="mermaid">\n{html.escape(code)}\n</pre>\n', format="html")
+        self.set_source_info(raw)
+        return [nodes.container("", raw, classes=["mermaid-diagram"])]
 
 
 class PlotlyJsonRenderer:
@@ -161,12 +292,19 @@ def page_context(
         # No defer/async: the figures' inline scripts call Plotly.newPlot while the
         # page is parsed. priority < 500 puts it before the theme's own scripts.
         app.add_js_file(PLOTLY_JS, priority=200)
+    if '<pre class="mermaid">' in body:
+        # Deferred (2.7 MB need not block the page); the inline script waits for
+        # DOMContentLoaded, which fires after every deferred script has run.
+        app.add_js_file(f"{MERMAID_DIR}/{MERMAID_JS}", priority=210, defer="defer")
+        app.add_js_file(None, body=MERMAID_INIT, priority=211)
+        app.add_css_file(f"{MERMAID_DIR}/{MERMAID_CSS}")
 
 
 def check_config(app: Sphinx, config: Any) -> None:
     """Fail early, with a clear message, when an asset package is missing."""
     plotly_js_path()
     mathjax_es5_path()
+    fetch_mermaid()  # a no-op once .cache/mermaid/<version>/ holds it
     path = str(config.mathjax_path or "")
     if "://" in path:
         logger.warning("mathjax_path %r loads MathJax from the network", path)
@@ -174,9 +312,17 @@ def check_config(app: Sphinx, config: Any) -> None:
 
 def setup(app: Sphinx) -> dict[str, Any]:
     register_plotly_json_renderer()
+    app.add_directive("mermaid", MermaidDirective)
     app.connect("doctree-read", check_figure_outputs)
     app.connect("config-inited", check_config)
     # After sphinx-thebe and myst-nb have added their per-page scripts.
     app.connect("html-page-context", page_context, priority=900)
     app.connect("build-finished", copy_assets)
     return {"version": "0.1", "parallel_read_safe": True, "parallel_write_safe": True}
+
+
+if __name__ == "__main__":
+    # bash scripts/setup.sh runs: python book/_ext/llmbook.py fetch-mermaid
+    if sys.argv[1:] != ["fetch-mermaid"]:
+        sys.exit("usage: python book/_ext/llmbook.py fetch-mermaid")
+    print(f"mermaid@{MERMAID_VERSION}: {fetch_mermaid()}")
