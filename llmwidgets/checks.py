@@ -1023,3 +1023,492 @@ __all__ += [
     "check_next_token_probs",
     "check_training_pairs",
 ]
+
+
+# ------------------------------------------------ chapter 3: neural networks, self-attention
+def _central_difference(f: Callable[[torch.Tensor], Any], x: torch.Tensor, eps: float):
+    """Reference numerical gradients: central, forward and a too-small denominator."""
+    central, forward, half = (torch.zeros_like(x) for _ in range(3))
+    flat_c, flat_f, flat_h = central.view(-1), forward.view(-1), half.view(-1)
+    base = float(f(x))
+    for i in range(x.numel()):
+        plus, minus = x.clone(), x.clone()
+        plus.view(-1)[i] += eps
+        minus.view(-1)[i] -= eps
+        f_plus, f_minus = float(f(plus)), float(f(minus))
+        flat_c[i] = (f_plus - f_minus) / (2 * eps)
+        flat_f[i] = (f_plus - base) / eps
+        flat_h[i] = (f_plus - f_minus) / eps
+    return central, forward, half
+
+
+def check_numerical_gradient(my_numerical_grad: Callable[..., Any] | None) -> None:
+    """Check ``my_numerical_grad(f, x, eps)``: the gradient of ``f`` at ``x``, numerically.
+
+    ``f`` maps a tensor to a number; the answer has the shape of ``x`` and entry ``i`` is
+    ``(f(x + eps·e_i) - f(x - eps·e_i)) / (2·eps)``. It is compared with autograd.
+
+    Args:
+        my_numerical_grad: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def trial(fn: Callable[..., Any]) -> str:
+        gen = torch.Generator().manual_seed(0)
+        cases = [
+            ("sum(x³)", lambda t: (t**3).sum(), torch.tensor([1.0, -2.0, 0.5])),
+            (
+                "sum(x · sin x)",
+                lambda t: (t * torch.sin(t)).sum(),
+                torch.randn(2, 3, generator=gen),
+            ),
+            ("logsumexp(x)", lambda t: torch.logsumexp(t, dim=0), torch.randn(4, generator=gen)),
+            ("x₀ · x₁²", lambda t: t[0] * t[1] ** 2, torch.tensor([3.0, -1.5])),
+        ]
+        eps = 1e-3
+        for name, f, x in cases:
+            x = x.to(torch.float64)
+            what = f"f(x) = {name} at x = {_short(x)}"
+            leaf = x.clone().requires_grad_(True)
+            f(leaf).backward()
+            exact = leaf.grad.detach()
+            _, forward, half = _central_difference(f, x, eps)
+            given = x.clone()
+            got = _as_tensor(fn(f, given, eps), f"the result for {what}")
+            if not torch.equal(given, x) and tuple(got.shape) == tuple(x.shape):
+                raise Hint(
+                    "your function changed x: put every entry back after nudging it "
+                    "(or nudge a copy, x.clone())"
+                )
+            wrong = [
+                (
+                    forward,
+                    "that is the one-sided difference (f(x + ε) - f(x)) / ε, whose error "
+                    "shrinks only like ε; use the central difference "
+                    "(f(x + ε) - f(x - ε)) / (2ε), whose error shrinks like ε²",
+                ),
+                (half, "divide f(x + ε) - f(x - ε) by 2ε: the two points are 2ε apart"),
+                (-exact, "check the sign: f(x + ε) - f(x - ε), not the other way round"),
+            ]
+            expect_close(got, exact, what, wrong, atol=1e-5)
+        return f"{len(cases)} functions, compared with autograd (ε = {eps})"
+
+    run_check("exercise 1 (numerical gradient)", my_numerical_grad, trial)
+
+
+def _bigram_probs(train: torch.Tensor, vocab: int, alpha: float, how: str = "rows"):
+    """Add-alpha bigram probabilities P[a, b] (and typical slips, for hints)."""
+    counts = torch.zeros(vocab, vocab, dtype=torch.float64)
+    if how == "reversed":
+        prev, nxt = train[1:], train[:-1]
+    else:
+        prev, nxt = train[:-1], train[1:]
+    counts.index_put_((prev, nxt), torch.ones(len(prev), dtype=counts.dtype), accumulate=True)
+    smoothed = counts + alpha
+    if how == "columns":
+        return smoothed / smoothed.sum(0, keepdim=True)
+    if how == "no_alpha_total":
+        return smoothed / counts.sum(1, keepdim=True).clamp_min(1)
+    return smoothed / smoothed.sum(1, keepdim=True)
+
+
+def check_bigram_loss(my_bigram_loss: Callable[..., Any] | None) -> None:
+    """Check ``my_bigram_loss(train_ids, eval_ids, vocab_size, alpha)``.
+
+    The answer is the mean negative log-likelihood (in nats) of the pairs of ``eval_ids``
+    under the add-alpha bigram model counted on ``train_ids``:
+    ``P(b | a) = (N[a, b] + α) / (Σ_c N[a, c] + α·V)``.
+
+    Args:
+        my_bigram_loss: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def trial(fn: Callable[..., Any]) -> str:
+        gen = torch.Generator().manual_seed(1)
+        cases = [
+            (torch.tensor([0, 1, 2, 0, 1, 1, 2, 0]), torch.tensor([0, 1, 2, 2, 0]), 3, 1.0),
+            (torch.tensor([0, 1, 0, 1, 0, 2]), torch.tensor([1, 0, 2, 1]), 4, 0.5),
+            (
+                torch.randint(0, 6, (200,), generator=gen),
+                torch.randint(0, 6, (50,), generator=gen),
+                6,
+                0.1,
+            ),
+        ]
+        for train, held, vocab, alpha in cases:
+            what = f"train {_short(train)}, eval {_short(held)}, V = {vocab}, α = {alpha}"
+            got = _as_tensor(_call(fn, train, held, vocab, alpha), f"the result for {what}")
+            if got.numel() != 1:
+                raise Hint(f"return one number (the mean loss) for {what}, got {tuple(got.shape)}")
+            got = got.reshape(()).to(torch.float64)
+            if not torch.isfinite(got):
+                raise Hint(
+                    f"the loss is {got.item()} for {what}: a pair never seen in training has "
+                    "probability 0 unless you add α to every count (and α·V to every row total)"
+                )
+
+            def loss(probs: torch.Tensor, held: torch.Tensor = held) -> torch.Tensor:
+                return -torch.log(probs[held[:-1], held[1:]]).mean()
+
+            nll = -torch.log(_bigram_probs(train, vocab, alpha)[held[:-1], held[1:]])
+            wrong = [
+                (
+                    loss(_bigram_probs(train, vocab, alpha, "columns")),
+                    "normalise each ROW: P(b | a) divides N[a, b] by the number of pairs that "
+                    "start with a, N[a, :].sum()",
+                ),
+                (
+                    loss(_bigram_probs(train, vocab, alpha, "reversed")),
+                    "count the pairs in reading order: (train[t], train[t + 1]) is "
+                    "(previous, next)",
+                ),
+                (
+                    loss(_bigram_probs(train, vocab, alpha, "no_alpha_total")),
+                    "after adding α to every count, add α·V to each row total as well, so every "
+                    "row sums to 1",
+                ),
+                (nll.sum(), "average over the pairs (mean), do not sum"),
+                (nll.mean() / math.log(2), "use the natural logarithm (nats), not log2"),
+                (
+                    -torch.log(_bigram_probs(train, vocab, alpha)[held[1:], held[:-1]]).mean(),
+                    "look up P[previous, next]: row = held[t], column = held[t + 1]",
+                ),
+            ]
+            expect_close(got, nll.mean(), what, wrong)
+        return f"{len(cases)} cases, with unseen pairs and α from 0.1 to 1"
+
+    run_check("exercise 2 (bigram loss)", my_bigram_loss, trial)
+
+
+def _context_windows_ref(ids: torch.Tensor, k: int, start_id: int) -> torch.Tensor:
+    """Row t = the k ids ending at position t, padded on the left with start_id."""
+    padded = torch.cat([torch.full((k - 1,), start_id, dtype=torch.long), ids.long()])
+    return padded.unfold(0, k, 1)
+
+
+def check_context_windows(my_context_windows: Callable[..., Any] | None) -> None:
+    """Check ``my_context_windows(ids, k, start_id)``: a ``(T, k)`` tensor of contexts.
+
+    Row ``t`` holds ``ids[t - k + 1], ..., ids[t]`` (oldest first); positions before the
+    start of the text hold ``start_id``.
+
+    Args:
+        my_context_windows: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def trial(fn: Callable[..., Any]) -> str:
+        cases = [
+            (torch.tensor([5, 6, 7, 8, 9]), 3, 0),
+            (torch.tensor([1, 2, 3, 4]), 1, 10),
+            (torch.tensor([4, 3]), 4, 65),
+            (torch.arange(20, 32), 5, 99),
+        ]
+        for ids, k, start in cases:
+            what = f"ids={ids.tolist()}, k={k}, start_id={start}"
+            got = _as_tensor(_call(fn, ids, k, start), f"the result for {what}")
+            T = len(ids)
+            if tuple(got.shape) == (T - k + 1, k) and k > 1:
+                raise Hint(
+                    f"one row per position: {T} rows for {what}. Pad the first k - 1 positions "
+                    "with start_id so that the first tokens get a (partly empty) context too"
+                )
+            if tuple(got.shape) != (T, k):
+                raise Hint(
+                    f"the result for {what} should have shape ({T}, {k}), got {tuple(got.shape)}"
+                )
+            if got.is_floating_point():
+                raise Hint("return integer ids (dtype torch.long), not floats")
+            expected = _context_windows_ref(ids, k, start)
+            if torch.equal(got.long(), expected):
+                continue
+            if torch.equal(got.long(), expected.flip(1)):
+                raise Hint("put the oldest token first: row t ends with ids[t]")
+            shifted = _context_windows_ref(torch.cat([torch.tensor([start]), ids[:-1]]), k, start)
+            if torch.equal(got.long(), shifted):
+                raise Hint(
+                    "row t must end with ids[t] itself: the model reads tokens up to t and "
+                    "predicts token t + 1"
+                )
+            if start != 0 and torch.equal(got.long(), _context_windows_ref(ids, k, 0)):
+                raise Hint("pad with start_id, not with 0 (0 is an ordinary character)")
+            raise Hint(f"for {what} expected\n{expected}\ngot\n{got}")
+        return f"{len(cases)} cases, k from 1 to 5, contexts longer than the text"
+
+    run_check("exercise 3 (context windows)", my_context_windows, trial)
+
+
+def check_mlp_lm_params(my_mlp_lm_params: Callable[..., Any] | None) -> None:
+    """Check ``my_mlp_lm_params(vocab_size, context, n_embd, n_hidden)``.
+
+    The chapter's MLP language model: an embedding table with ``vocab_size + 1`` rows (the
+    extra row is the start marker), a hidden ``nn.Linear(context · n_embd, n_hidden)`` and an
+    output ``nn.Linear(n_hidden, vocab_size)``, both with biases.
+
+    Args:
+        my_mlp_lm_params: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def trial(fn: Callable[..., Any]) -> str:
+        cases = [(65, 8, 16, 256), (27, 3, 10, 200), (1000, 4, 32, 64), (5, 1, 2, 3)]
+        for V, k, d, h in cases:
+            what = f"vocab_size={V}, context={k}, n_embd={d}, n_hidden={h}"
+            got = fn(V, k, d, h)
+            got = got.item() if isinstance(got, torch.Tensor) and got.numel() == 1 else got
+            if isinstance(got, bool) or not isinstance(got, (int, float)) or got != int(got):
+                raise Hint(f"return a whole number of parameters for {what}, got {got!r}")
+            got = int(got)
+            expected = (V + 1) * d + (k * d * h + h) + (h * V + V)
+            if got == expected:
+                continue
+            hints = {
+                V * d + k * d * h + h + h * V + V: "the embedding table has vocab_size + 1 rows: "
+                "the extra row is the start marker",
+                (V + 1) * d + k * d * h + h * V: "count the biases: n_hidden for the hidden "
+                "layer and vocab_size for the output layer",
+                (V + 1) * d + d * h + h + h * V + V: "the hidden layer reads the k embeddings "
+                "side by side: context · n_embd inputs",
+                k * (V + 1) * d + k * d * h + h + h * V + V: "there is one embedding table, "
+                "shared by all context positions",
+            }
+            if got in hints:
+                raise Hint(hints[got])
+            raise Hint(f"for {what} expected {expected} parameters, got {got}")
+        return f"{len(cases)} sizes"
+
+    run_check("exercise 4 (parameters of the MLP language model)", my_mlp_lm_params, trial)
+
+
+def _split_heads_ref(x: torch.Tensor, n_head: int) -> torch.Tensor:
+    B, T, C = x.shape
+    return x.view(B, T, n_head, C // n_head).transpose(1, 2)
+
+
+def _merge_heads_ref(y: torch.Tensor) -> torch.Tensor:
+    B, H, T, D = y.shape
+    return y.transpose(1, 2).reshape(B, T, H * D)
+
+
+def check_split_heads(my_split_heads: Callable[..., Any] | None) -> None:
+    """Check ``my_split_heads(x, n_head)``: ``(B, T, C)`` -> ``(B, n_head, T, C // n_head)``.
+
+    Head ``h`` gets the consecutive features ``h·D .. (h+1)·D - 1`` of every position.
+
+    Args:
+        my_split_heads: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def trial(fn: Callable[..., Any]) -> str:
+        gen = torch.Generator().manual_seed(0)
+        cases = [((2, 5, 12), 3), ((1, 4, 8), 2), ((3, 2, 6), 1), ((2, 3, 16), 4)]
+        for shape, n_head in cases:
+            x = torch.randn(shape, generator=gen)
+            B, T, C = shape
+            D = C // n_head
+            what = f"x of shape {shape}, n_head={n_head}"
+            got = _as_tensor(_call(fn, x, n_head), f"the result for {what}")
+            if tuple(got.shape) == (B, T, n_head, D) and T != n_head:
+                raise Hint(
+                    "that is (B, T, n_head, head_dim): move the heads next to the batch "
+                    "with .transpose(1, 2), giving (B, n_head, T, head_dim)"
+                )
+            wrong = [
+                (
+                    x.reshape(B, n_head, T, D),
+                    "a plain view(B, n_head, T, head_dim) mixes positions: first "
+                    "view(B, T, n_head, head_dim) (split each position's features), then "
+                    "transpose(1, 2)",
+                ),
+                (
+                    x.view(B, T, D, n_head).permute(0, 3, 1, 2),
+                    "head h gets consecutive features h·head_dim … (h+1)·head_dim - 1: "
+                    "view(B, T, n_head, head_dim), not (B, T, head_dim, n_head)",
+                ),
+            ]
+            expect_close(got, _split_heads_ref(x, n_head), what, wrong, atol=0.0)
+        return f"{len(cases)} shapes, 1 to 4 heads"
+
+    run_check("exercise 1 (split heads)", my_split_heads, trial)
+
+
+def check_merge_heads(my_merge_heads: Callable[..., Any] | None) -> None:
+    """Check ``my_merge_heads(y)``: ``(B, H, T, D)`` -> ``(B, T, H·D)``, the inverse of splitting.
+
+    Args:
+        my_merge_heads: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def trial(fn: Callable[..., Any]) -> str:
+        gen = torch.Generator().manual_seed(0)
+        cases = [(2, 3, 5, 4), (1, 2, 4, 4), (3, 1, 2, 6), (2, 4, 3, 2)]
+        for shape in cases:
+            y = torch.randn(shape, generator=gen)
+            B, H, T, D = shape
+            what = f"y of shape {shape}"
+            got = _as_tensor(_call(fn, y), f"the result for {what}")
+            if tuple(got.shape) == (B, T, H, D) and H != T:
+                raise Hint("the heads are side by side now; reshape (B, T, H, D) to (B, T, H·D)")
+            wrong = [
+                (
+                    y.reshape(B, T, H * D),
+                    "reshaping (B, H, T, D) directly mixes heads and positions: first "
+                    "transpose(1, 2) to (B, T, H, D), then reshape to (B, T, H·D)",
+                ),
+                (
+                    y.permute(0, 2, 3, 1).reshape(B, T, H * D),
+                    "keep each head's features together: (B, T, H, D) -> (B, T, H·D), "
+                    "head 0's D features first",
+                ),
+            ]
+            expect_close(got, _merge_heads_ref(y), what, wrong, atol=0.0)
+        return f"{len(cases)} shapes; merge(split(x)) gives x back"
+
+    run_check("exercise 2 (merge heads)", my_merge_heads, trial)
+
+
+def _softmax_rows(scores: torch.Tensor, allowed: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    return torch.softmax(scores.masked_fill(~allowed, -math.inf), dim=dim)
+
+
+def check_causal_attention_weights(my_causal_weights: Callable[..., Any] | None) -> None:
+    """Check ``my_causal_weights(scores)``: causal softmax weights for ``(B, H, T, T)`` scores.
+
+    Query ``i`` (row) gets weight 0 on every key ``j > i`` and its weights sum to 1, for
+    every batch entry and head.
+
+    Args:
+        my_causal_weights: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def trial(fn: Callable[..., Any]) -> str:
+        gen = torch.Generator().manual_seed(0)
+        shapes = [(1, 1, 4, 4), (2, 3, 5, 5), (1, 2, 1, 1), (2, 4, 7, 7)]
+        for shape in shapes:
+            scores = 2 * torch.randn(shape, generator=gen)
+            T = shape[-1]
+            what = f"scores of shape {shape}"
+            got = _as_tensor(_call(fn, scores), f"the result for {what}")
+            allowed = causal_mask(T)
+            if tuple(got.shape) == shape and not torch.isfinite(got).all():
+                raise Hint(
+                    "NaN in the weights: a row whose scores are all -inf has no softmax. "
+                    "Keep the diagonal: query i may attend to key i itself"
+                )
+            wrong = [
+                (
+                    _softmax_rows(scores, allowed.T),
+                    "the mask is transposed: query i (row i) may see keys 0..i, so keep "
+                    "the lower triangle (torch.tril) and hide the upper one",
+                ),
+                (
+                    torch.softmax(scores.masked_fill(~allowed, 0.0), dim=-1),
+                    "a masked score of 0 still gets weight e⁰ > 0: fill the hidden scores "
+                    "with float('-inf')",
+                ),
+                (
+                    torch.softmax(scores, dim=-1).masked_fill(~allowed, 0.0),
+                    "the rows no longer sum to 1: mask the scores (with -inf) BEFORE the "
+                    "softmax, not the weights after it",
+                ),
+                (
+                    _softmax_rows(scores, allowed, dim=-2),
+                    "normalise over the keys (dim=-1): each query's weights sum to 1",
+                ),
+                (torch.softmax(scores, dim=-1), "apply the causal mask: key j > i is the future"),
+            ]
+            expect_close(got, _softmax_rows(scores, allowed), what, wrong)
+        return f"{len(shapes)} shapes, up to 2 batches × 4 heads, one (T, T) mask for all"
+
+    run_check("exercise 3 (causal attention weights)", my_causal_weights, trial)
+
+
+def _mha(x, w_qkv, b_qkv, w_out, b_out, n_head, scale=None, causal=True, project=True):
+    """Reference multi-head causal self-attention (GPT-2 layout), with variants for hints."""
+    C = x.shape[-1]
+    q, k, v = (x @ w_qkv.T + b_qkv).split(C, dim=-1)
+    q, k, v = (_split_heads_ref(t, n_head) for t in (q, k, v))
+    d = scale if scale is not None else C // n_head
+    scores = q @ k.transpose(-2, -1) / math.sqrt(d)
+    T = x.shape[1]
+    allowed = causal_mask(T) if causal else torch.ones(T, T, dtype=torch.bool)
+    y = _merge_heads_ref(_softmax_rows(scores, allowed) @ v)
+    return y @ w_out.T + b_out if project else y
+
+
+def check_multihead_attention(my_mha: Callable[..., Any] | None) -> None:
+    """Check ``my_mha(x, w_qkv, b_qkv, w_out, b_out, n_head)``: causal multi-head attention.
+
+    The weights are those of ``llmwidgets.model.CausalSelfAttention`` (``c_attn`` and
+    ``c_proj``, in ``nn.Linear``'s layout ``(out_features, in_features)``).
+
+    Args:
+        my_mha: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def trial(fn: Callable[..., Any]) -> str:
+        gen = torch.Generator().manual_seed(0)
+        cases = [(1, 4, 8, 2), (2, 6, 12, 3), (2, 5, 16, 4), (1, 3, 6, 1)]
+        for B, T, C, n_head in cases:
+            x = torch.randn(B, T, C, generator=gen, dtype=torch.float64)
+            w_qkv = torch.randn(3 * C, C, generator=gen, dtype=torch.float64) / math.sqrt(C)
+            b_qkv = 0.1 * torch.randn(3 * C, generator=gen, dtype=torch.float64)
+            w_out = torch.randn(C, C, generator=gen, dtype=torch.float64) / math.sqrt(C)
+            b_out = 0.1 * torch.randn(C, generator=gen, dtype=torch.float64)
+            args = (x, w_qkv, b_qkv, w_out, b_out)
+            what = f"x of shape {(B, T, C)}, n_head={n_head}"
+            got = _call(fn, *args, n_head)
+            wrong = [
+                (
+                    _mha(*args, n_head, project=False),
+                    "finish with the output projection: merged heads @ w_out.T + b_out",
+                ),
+                (
+                    _mha(*args, n_head, causal=False),
+                    "apply the causal mask: position t may not see positions after t",
+                ),
+            ]
+            if n_head > 1:
+                wrong.append(
+                    (
+                        _mha(*args, n_head, scale=C),
+                        "scale by √head_dim (the size of one head, C / n_head), not by √C",
+                    )
+                )
+            expect_close(got, _mha(*args, n_head), what, wrong)
+        return f"{len(cases)} cases, 1 to 4 heads, same output as CausalSelfAttention"
+
+    run_check("exercise 4 (multi-head causal self-attention)", my_mha, trial)
+
+
+__all__ += [
+    "check_bigram_loss",
+    "check_causal_attention_weights",
+    "check_context_windows",
+    "check_merge_heads",
+    "check_mlp_lm_params",
+    "check_multihead_attention",
+    "check_numerical_gradient",
+    "check_split_heads",
+]
