@@ -1512,3 +1512,332 @@ __all__ += [
     "check_numerical_gradient",
     "check_split_heads",
 ]
+
+
+# ------------------------------------------------------------------ chapter 7: the widget kit
+def _entropy_nats(p: torch.Tensor) -> torch.Tensor:
+    """-Σ p log p over the last dimension, with 0 log 0 = 0."""
+    return -torch.special.xlogy(p, p).sum(-1)
+
+
+def check_entropy(my_entropy: Callable[[torch.Tensor], Any] | None) -> None:
+    """Check ``my_entropy(probs)``: the entropy ``-Σ p log p`` of a 1-D distribution, in nats.
+
+    Tokens with probability 0 contribute nothing (``0 · log 0 = 0``), as after a top-k or
+    top-p cut.
+
+    Args:
+        my_entropy: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def trial(fn: Callable[[torch.Tensor], Any]) -> str:
+        gen = torch.Generator().manual_seed(7)
+        cases = [
+            torch.full((4,), 0.25, dtype=torch.float64),
+            torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64),
+            torch.tensor([0.7, 0.3, 0.0, 0.0], dtype=torch.float64),
+            torch.tensor([1.0, 0.0, 0.0], dtype=torch.float64),
+            torch.softmax(torch.randn(10, generator=gen, dtype=torch.float64), -1),
+        ]
+        for p in cases:
+            what = f"probs={_short(p)}"
+            got = _as_tensor(_call(fn, p), f"the result for {what}")
+            if got.numel() != 1:
+                raise Hint(f"return one number for {what}, got shape {tuple(got.shape)}")
+            got = got.reshape(())
+            if (p == 0).any() and not torch.isfinite(got):
+                raise Hint(
+                    f"{what} gives {got.item()}: a zero probability makes 0 · log 0 = 0 · (-inf) "
+                    "= NaN. Skip the zeros (p[p > 0]) or use torch.special.xlogy(p, p)"
+                )
+            h = _entropy_nats(p)
+            wrong = [
+                (-h, "check the sign: entropy = -Σ p log p is >= 0"),
+                (h / math.log(2), "that is in bits (log base 2); use the natural log for nats"),
+                (-torch.log(p[p > 0]).mean(), "weight each -log p by its probability p"),
+            ]
+            expect_close(got, h, what, wrong)
+        return f"{len(cases)} distributions (uniform over 4 gives log 4, one-hot gives 0)"
+
+    run_check("exercise 1 (entropy)", my_entropy, trial)
+
+
+def _top_p_ids(probs: torch.Tensor, top_p: float, keep_crossing: bool = True) -> list[int]:
+    """The ids top-p keeps, most probable first (lower id first on ties)."""
+    order = torch.sort(probs, descending=True, stable=True).indices
+    before = torch.cumsum(probs[order], 0) - probs[order]
+    if keep_crossing:
+        keep = before < top_p
+    else:
+        keep = before + probs[order] <= top_p
+    keep[0] = True
+    return order[keep].tolist()
+
+
+def check_top_p_kept(my_top_p_kept: Callable[[torch.Tensor, float], Any] | None) -> None:
+    """Check ``my_top_p_kept(probs, top_p)``: the ids top-p (nucleus) sampling keeps.
+
+    Sort the tokens from most to least probable and keep the smallest set whose
+    probabilities add up to at least ``top_p``; the most probable token always stays.
+    The answer may be a list (or tensor) of ids in any order, or a bool mask over the
+    vocabulary.
+
+    Args:
+        my_top_p_kept: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def as_ids(got: Any, vocab: int, what: str) -> list[int]:
+        t = _as_tensor(got, f"the result for {what}")
+        if t.dtype == torch.bool:
+            if tuple(t.shape) != (vocab,):
+                raise Hint(f"a mask for {what} should have shape ({vocab},), got {tuple(t.shape)}")
+            return sorted(torch.nonzero(t).flatten().tolist())
+        if t.is_floating_point() and not torch.equal(t.round(), t):
+            raise Hint(f"return the kept ids (or a bool mask) for {what}, not probabilities")
+        return sorted(int(i) for i in t.flatten().tolist())
+
+    def trial(fn: Callable[[torch.Tensor, float], Any]) -> str:
+        gen = torch.Generator().manual_seed(3)
+        cases = [
+            (torch.tensor([0.5, 0.3, 0.15, 0.05], dtype=torch.float64), 0.9),
+            (torch.tensor([0.1, 0.6, 0.05, 0.25], dtype=torch.float64), 0.7),
+            (torch.tensor([0.1, 0.6, 0.05, 0.25], dtype=torch.float64), 0.5),
+            (torch.tensor([0.3, 0.3, 0.2, 0.2], dtype=torch.float64), 0.65),
+            (torch.softmax(2 * torch.randn(12, generator=gen, dtype=torch.float64), -1), 0.9),
+        ]
+        for probs, top_p in cases:
+            what = f"probs={_short(probs)}, top_p={top_p}"
+            got = as_ids(_call(fn, probs, top_p), len(probs), what)
+            expected = sorted(_top_p_ids(probs, top_p))
+            if got == expected:
+                continue
+            if got == sorted(_top_p_ids(probs, top_p, keep_crossing=False)):
+                raise Hint(
+                    f"for {what} keep the token that makes the sum reach top_p too: keep a "
+                    "token while the probability of the tokens *before* it is below top_p"
+                )
+            low_first = torch.sort(probs, stable=True).indices
+            if got == sorted(low_first[torch.cumsum(probs[low_first], 0) <= top_p].tolist()):
+                raise Hint("sort from the most probable token down (descending=True)")
+            unsorted = torch.cumsum(probs, 0) - probs < top_p
+            if got == torch.nonzero(unsorted).flatten().tolist():
+                raise Hint("sort the probabilities first: top-p adds up the most probable tokens")
+            raise Hint(f"for {what} top-p keeps the ids {expected}, got {got}")
+        return f"{len(cases)} distributions (unsorted, ties, the top token alone)"
+
+    run_check("exercise 2 (which tokens top-p keeps)", my_top_p_kept, trial)
+
+
+def _sampling_variant(
+    logits: torch.Tensor,
+    temperature: float,
+    top_k: int | None,
+    top_p: float,
+    *,
+    renormalise_top_k: bool = True,
+    final_renormalise: bool = True,
+    keep_crossing: bool = True,
+) -> torch.Tensor:
+    """Temperature → top-k → top-p with one step optionally done the usual wrong way."""
+    if temperature == 0:
+        out = torch.zeros_like(logits)
+        out[logits.argmax()] = 1.0
+        return out
+    probs = torch.softmax(logits / temperature, -1)
+    order = torch.sort(probs, descending=True, stable=True).indices
+    keep = torch.ones(len(probs), dtype=torch.bool)
+    if top_k is not None:
+        keep[top_k:] = False
+    if top_p < 1:
+        left = probs[order] * keep
+        if renormalise_top_k:
+            left = left / left.sum()
+        before = torch.cumsum(left, 0) - left
+        cut = before < top_p if keep_crossing else before + left <= top_p
+        keep &= cut
+        keep[0] = True
+    kept = torch.zeros_like(keep).scatter(0, order, keep)
+    out = probs * kept
+    return out / out.sum() if final_renormalise else out
+
+
+def check_sampling_probs(my_sampling_probs: Callable[..., Any] | None) -> None:
+    """Check ``my_sampling_probs(logits, temperature, top_k, top_p)`` for 1-D logits.
+
+    The reference is :func:`llmwidgets.sampling_probs`: softmax of ``logits / T``
+    (``T = 0``: greedy, one-hot on the largest logit), keep the ``top_k`` most probable
+    tokens (``None``: no cut), renormalise, keep the smallest most-probable set whose
+    probability reaches ``top_p`` (``1.0``: no cut), and renormalise what is kept.
+
+    Args:
+        my_sampling_probs: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+    from .sampling import sampling_probs
+
+    def trial(fn: Callable[..., Any]) -> str:
+        z = torch.tensor([2.0, 1.0, 0.1, -1.0, 0.5], dtype=torch.float64)
+        skewed = torch.log(torch.tensor([0.4, 0.3, 0.2, 0.1], dtype=torch.float64))
+        cases = [
+            (z, 1.0, None, 1.0),
+            (z, 0.5, None, 1.0),
+            (z, 0.0, None, 1.0),
+            (z, 1.0, 2, 1.0),
+            (z, 1.0, None, 0.8),
+            (z, 1.0, 10, 1.0),  # top_k larger than the vocabulary keeps every token
+            (skewed, 1.0, 2, 0.5),  # top-p on the renormalised top-k distribution
+            (z, 1.5, 3, 0.7),
+        ]
+        for logits, t, k, p in cases:
+            what = f"logits={_short(logits)}, temperature={t}, top_k={k}, top_p={p}"
+            got = _as_tensor(_call(fn, logits, t, k, p), f"the result for {what}")
+            if t == 0 and got.shape == logits.shape and not torch.isfinite(got).all():
+                raise Hint(
+                    "temperature 0 divides by zero: treat it as greedy decoding and return "
+                    "a one-hot vector on the largest logit"
+                )
+            expected = sampling_probs(logits, t, k, p).to(torch.float64)
+            variant = {
+                "renormalise_top_k": (
+                    "apply top-p to the distribution left after top-k, renormalised to sum "
+                    "to 1 (the order is temperature → top-k → top-p)"
+                ),
+                "final_renormalise": "renormalise the kept probabilities so they sum to 1",
+                "keep_crossing": (
+                    "keep the token that makes the running sum reach top_p too: keep a token "
+                    "while the probability before it is below top_p"
+                ),
+            }
+            wrong = [
+                (_sampling_variant(logits, t, k, p, **{name: False}), hint)
+                for name, hint in variant.items()
+            ]
+            if t > 0:
+                wrong.append(
+                    (
+                        _sampling_variant(logits * t, 1.0, k, p),
+                        "divide the logits by the temperature; you multiplied",
+                    )
+                )
+            expect_close(got, expected, what, wrong)
+        return f"{len(cases)} settings (greedy, top-k, top-p, both), same as llmwidgets"
+
+    run_check("exercise 3 (temperature → top-k → top-p)", my_sampling_probs, trial)
+
+
+def _ema(
+    values: list[float],
+    alpha: float,
+    *,
+    debias: bool = True,
+    count_all: bool = False,
+    start_first: bool = False,
+) -> list[float]:
+    """MetricHistory.smoothed's moving average, or a typical slip of it."""
+    out: list[float] = []
+    avg, n = 0.0, 0
+    for x in values:
+        if not math.isfinite(x):
+            out.append(x)
+            n += count_all
+            continue
+        n += 1
+        if start_first and n == 1:  # m starts at the first value, no bias correction
+            avg = x
+        else:
+            avg = alpha * avg + (1 - alpha) * x
+        out.append(avg / (1 - alpha**n) if debias and not start_first else avg)
+    return out
+
+
+def check_ema(my_ema: Callable[[list, float], Any] | None) -> None:
+    """Check ``my_ema(values, alpha)``: the smoothing of :meth:`MetricHistory.smoothed`.
+
+    ``m = alpha · m + (1 - alpha) · x`` over the finite values in order, starting from
+    ``m = 0``, and each output divided by ``1 - alpha ** n`` (``n`` finite values so far)
+    so the start is not pulled towards 0. A NaN or inf value is returned as it is at
+    its own position and does not enter the average.
+
+    Args:
+        my_ema: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+    from .history import MetricHistory
+
+    def trial(fn: Callable[[list, float], Any]) -> str:
+        gen = torch.Generator().manual_seed(5)
+        noisy = (3 - torch.linspace(0, 1, 20) + 0.2 * torch.randn(20, generator=gen)).tolist()
+        nan, inf = float("nan"), float("inf")
+        cases = [
+            ([4.0, 3.0, 2.5, 2.0], 0.5),
+            ([4.0, 3.0, 2.5, 2.0], 0.0),
+            (noisy, 0.9),
+            ([3.0, 2.8, nan, 2.6, 2.5, inf, 2.4], 0.6),
+            ([nan, 2.0, 1.0], 0.5),
+        ]
+        for values, alpha in cases:
+            what = f"values={_short(torch.tensor(values))}, alpha={alpha}"
+            got = _as_tensor(_call(fn, list(values), alpha), f"the result for {what}")
+            got = got.to(torch.float64).flatten()
+            history = MetricHistory()
+            for step, v in enumerate(values):
+                history.record(step, {"loss": v})
+            expected = torch.tensor(history.smoothed("loss", alpha)[1], dtype=torch.float64)
+            if got.shape != expected.shape:
+                raise Hint(
+                    f"return one smoothed value per input value: {len(values)} for {what}, "
+                    f"got {got.numel()}"
+                )
+            bad = ~torch.isfinite(expected)
+            if (~torch.isfinite(got) & ~bad).any():
+                raise Hint(
+                    f"for {what} a NaN/inf spread into later values: skip non-finite values "
+                    "in the average (keep them as they are, at their own position)"
+                )
+            same = torch.where(expected.isnan(), got.isnan(), got == expected)
+            if not same[bad].all():
+                raise Hint(
+                    f"for {what} return a NaN/inf value as it is at its own position, so the "
+                    "plot can mark it"
+                )
+            finite = ~bad
+            wrong = [
+                (
+                    torch.tensor(_ema(values, alpha, debias=False))[finite],
+                    "divide by 1 - alpha ** n (n = finite values so far): without this bias "
+                    "correction the curve starts near 0",
+                ),
+                (
+                    torch.tensor(_ema(values, alpha, count_all=True))[finite],
+                    "count only the finite values in n for the bias correction",
+                ),
+                (
+                    torch.tensor(_ema(values, alpha, start_first=True))[finite],
+                    "start from m = 0 and divide by 1 - alpha ** n (bias correction, as "
+                    "TensorBoard does) instead of starting from the first value",
+                ),
+            ]
+            if alpha > 0:  # with alpha = 0 the swapped weights would divide by 1 - 1 ** n
+                wrong.append(
+                    (
+                        torch.tensor(_ema(values, 1 - alpha))[finite],
+                        "alpha is the weight of the past: m = alpha · m + (1 - alpha) · x",
+                    )
+                )
+            expect_close(got[finite], expected[finite], what, wrong)
+        return f"{len(cases)} series (with NaN and inf), same as MetricHistory.smoothed"
+
+    run_check("exercise 4 (exponential moving average)", my_ema, trial)
+
+
+__all__ += ["check_ema", "check_entropy", "check_sampling_probs", "check_top_p_kept"]
