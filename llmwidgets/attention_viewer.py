@@ -46,7 +46,7 @@ def _axis_labels(tokens: Sequence[str]) -> list[str]:
     seen: dict[str, int] = {}
     labels = []
     for token in tokens:
-        label = token.replace("\n", "↵").replace("\t", "⇥") or "∅"
+        label = token.replace("\n", "↵").replace("\t", "⇥").replace(" ", "␣") or "∅"
         count = seen.get(label, 0)
         seen[label] = count + 1
         labels.append(label + "\u200b" * count)

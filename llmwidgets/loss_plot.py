@@ -69,6 +69,17 @@ def _is_lr(name: str) -> bool:
     return low in ("lr", "learning_rate") or low.endswith("_lr") or low.startswith("lr_")
 
 
+def _is_sparse(steps: Sequence[int]) -> bool:
+    """A metric recorded on fewer than half of its steps (e.g. val_loss every 100 steps).
+
+    Exponential smoothing works per recorded point, so on a sparse metric it would lag
+    by hundreds of steps; such metrics are drawn raw.
+    """
+    if len(steps) < 2:
+        return False
+    return len(steps) < 0.5 * (steps[-1] - steps[0] + 1)
+
+
 def _is_loss(name: str) -> bool:
     low = name.lower()
     return "loss" in low or "ppl" in low or "perplexity" in low
@@ -166,8 +177,9 @@ class LiveLossPlot:
             other metric get a subplot of their own below.
         every_seconds: redraw (or print) at most this often.
         smooth: exponential smoothing ``0 <= smooth < 1`` (0.9 is typical): the
-            smoothed curve is drawn over the faint raw one. Learning rates are
-            never smoothed.
+            smoothed curve is drawn over the faint raw one. Learning rates and
+            sparse metrics (recorded on fewer than half of the steps, like a
+            periodic val_loss) are never smoothed.
         log_y: logarithmic y axis for the top (loss) axes.
         title: text at the start of the figure title.
         height: figure height in pixels; ``None`` grows with the number of subplots.
@@ -483,7 +495,7 @@ class LiveLossPlot:
     ) -> list[dict[str, Any]]:
         steps, values = self._history.series(name)
         axes = {"xaxis": f"x{suffix}", "yaxis": f"y{suffix}"}
-        smooth = self.smooth > 0 and not _is_lr(name)
+        smooth = self.smooth > 0 and not _is_lr(name) and not _is_sparse(steps)
         mode = "lines+markers" if len(steps) <= 60 else "lines"
         xs, ys = _arrays(*_decimate(steps, values, self.max_points))
         raw: dict[str, Any] = {

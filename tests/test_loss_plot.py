@@ -105,6 +105,10 @@ def test_smoothed_trace_equals_history_smoothing():
     assert raw.line.color == smooth.line.color and raw.opacity < 1 and not raw.showlegend
     # the learning rate is never smoothed
     assert [t.name for t in fig.data if t.name.startswith("lr")] == ["lr"]
+    # nor is val_loss, recorded every 10 steps: per-point smoothing would lag 100 steps
+    val = [t for t in fig.data if t.name.startswith("val_loss")]
+    assert [t.name for t in val] == ["val_loss"]
+    assert np.allclose(val[0].y, plot.history.series("val_loss")[1])
 
 
 def test_metrics_option_selects_and_orders():
