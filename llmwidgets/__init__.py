@@ -16,7 +16,10 @@ Modules (one concept each):
 * :mod:`llmwidgets.tokenizers` - character and sentencepiece tokenizers (lossless newlines);
 * :mod:`llmwidgets.model` - the GPT (exactly GPT-2's architecture), config presets;
 * :mod:`llmwidgets.batches` - token windows for next-token training, evaluation loss;
-* :mod:`llmwidgets.trainer` - the training loop with callbacks, schedule, checkpoints.
+* :mod:`llmwidgets.trainer` - the training loop with callbacks, schedule, checkpoints;
+* :mod:`llmwidgets.translation` - chapter 5's task: English number words <-> Chinese numerals;
+* :mod:`llmwidgets.seq2seq` - GRU encoder-decoders (plain and Bahdanau attention), greedy and
+  beam search; :mod:`llmwidgets.seq2seq_transformer` - a Transformer encoder-decoder.
 
 Widgets (live in a kernel, static plotly figures in the online book; see
 ``docs/widget-conventions.md``):
@@ -60,16 +63,21 @@ from .model import GPT, PRESETS, GPTConfig, gpt_param_count
 from .quick import is_quick, pick
 from .sampling import generate, kept_mask, sample_next, sampling_probs
 from .sampling_explorer import SamplingExplorer, sampling_explorer
+from .seq2seq import AttentionGRUSeq2Seq, GRUSeq2Seq, beam_search, greedy_decode
+from .seq2seq_transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
 from .token_viewer import TokenViewer, token_spans, token_viewer
 from .tokenizers import CharTokenizer, SentencePieceTokenizer, tokens_per_char, train_sentencepiece
 from .trainer import Trainer, TrainerConfig, lr_at
+from .translation import NumberTask, number_to_chinese, number_to_english, translate
 
 __version__ = "0.1.0"
 
 __all__ = [
     "attention_viewer",
     "AttentionData",
+    "AttentionGRUSeq2Seq",
     "AttentionViewer",
+    "beam_search",
     "capture_attention",
     "causal_mask",
     "CharTokenizer",
@@ -85,7 +93,9 @@ __all__ = [
     "GPT",
     "gpt_param_count",
     "GPTConfig",
+    "greedy_decode",
     "grid_figure",
+    "GRUSeq2Seq",
     "heatmap_figure",
     "is_quick",
     "kept_mask",
@@ -96,6 +106,9 @@ __all__ = [
     "MetricHistory",
     "next_token_loss",
     "normalize_attention",
+    "number_to_chinese",
+    "number_to_english",
+    "NumberTask",
     "perplexity",
     "pick",
     "pick_device",
@@ -121,5 +134,8 @@ __all__ = [
     "train_sentencepiece",
     "Trainer",
     "TrainerConfig",
+    "TransformerSeq2Seq",
+    "TransformerSeq2SeqConfig",
+    "translate",
     "update",
 ]
