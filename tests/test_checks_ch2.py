@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from check_contract import contract_tests
 
 from llmwidgets import checks
 
@@ -31,10 +32,6 @@ def family_ok(task):
     return checks.FAMILY_TASKS[task]
 
 
-def unanswered(*args, **kwargs):
-    raise NotImplementedError("exercise N")
-
-
 CHECKS = {
     "attention_masks": (checks.check_attention_masks, attention_masks_ok),
     "next_token_probs": (checks.check_next_token_probs, next_token_probs_ok),
@@ -42,26 +39,11 @@ CHECKS = {
     "model_family": (checks.check_model_family, family_ok),
 }
 
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_correct_answer_passes(name, capsys):
-    check, answer = CHECKS[name]
-    check(answer)
-    assert capsys.readouterr().out.startswith("✓ correct — exercise ")
-
-
-@pytest.mark.parametrize("name", CHECKS)
-@pytest.mark.parametrize("answer", [None, unanswered], ids=["None", "NotImplementedError"])
-def test_unanswered_exercise_fails_with_clear_message(name, answer, capsys):
-    check, _ = CHECKS[name]
-    with pytest.raises(AssertionError, match="not answered yet"):
-        check(answer)
-    assert "not answered yet" in capsys.readouterr().out
-
-
-def test_exported():
-    for name in CHECKS:
-        assert f"check_{name}" in checks.__all__
+(
+    test_correct_answer_passes,
+    test_unanswered_exercise_fails_with_clear_message,
+    test_exported,
+) = contract_tests(CHECKS)
 
 
 def test_other_answer_forms_pass(capsys):

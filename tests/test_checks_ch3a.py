@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from check_contract import contract_tests
 
 from llmwidgets import checks
 from llmwidgets.model import CausalSelfAttention, GPTConfig
@@ -80,10 +81,6 @@ def mha_ok(x, w_qkv, b_qkv, w_out, b_out, n_head):
         return module(x)
 
 
-def unanswered(*args, **kwargs):
-    raise NotImplementedError("exercise N")
-
-
 CHECKS = {
     "numerical_gradient": (checks.check_numerical_gradient, numerical_grad_ok),
     "bigram_loss": (checks.check_bigram_loss, bigram_loss_ok),
@@ -95,26 +92,11 @@ CHECKS = {
     "multihead_attention": (checks.check_multihead_attention, mha_ok),
 }
 
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_correct_answer_passes(name, capsys):
-    check, answer = CHECKS[name]
-    check(answer)
-    assert capsys.readouterr().out.startswith("✓ correct — exercise ")
-
-
-@pytest.mark.parametrize("name", CHECKS)
-@pytest.mark.parametrize("answer", [None, unanswered], ids=["None", "NotImplementedError"])
-def test_unanswered_exercise_fails_with_clear_message(name, answer, capsys):
-    check, _ = CHECKS[name]
-    with pytest.raises(AssertionError, match="not answered yet"):
-        check(answer)
-    assert "not answered yet" in capsys.readouterr().out
-
-
-def test_exported():
-    for name in CHECKS:
-        assert f"check_{name}" in checks.__all__
+(
+    test_correct_answer_passes,
+    test_unanswered_exercise_fails_with_clear_message,
+    test_exported,
+) = contract_tests(CHECKS)
 
 
 def assert_fails(check, answer, hint, capsys):

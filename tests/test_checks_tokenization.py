@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from check_contract import contract_tests
 
 from llmwidgets import checks
 
@@ -36,10 +37,6 @@ def merge_pair_ok(words, pair):
     return out
 
 
-def unanswered(*args, **kwargs):
-    raise NotImplementedError("exercise N")
-
-
 CHECKS = {
     "char_tokenizer": (checks.check_char_tokenizer, char_tokenizer_ok),
     "tokens_per_char": (checks.check_tokens_per_char, tokens_per_char_ok),
@@ -47,26 +44,11 @@ CHECKS = {
     "merge_pair": (checks.check_merge_pair, merge_pair_ok),
 }
 
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_correct_answer_passes(name, capsys):
-    check, answer = CHECKS[name]
-    check(answer)
-    assert capsys.readouterr().out.startswith("✓ correct — exercise ")
-
-
-@pytest.mark.parametrize("name", CHECKS)
-@pytest.mark.parametrize("answer", [None, unanswered], ids=["None", "NotImplementedError"])
-def test_unanswered_exercise_fails_with_clear_message(name, answer, capsys):
-    check, _ = CHECKS[name]
-    with pytest.raises(AssertionError, match="not answered yet"):
-        check(answer)
-    assert "not answered yet" in capsys.readouterr().out
-
-
-def test_exported():
-    for name in CHECKS:
-        assert f"check_{name}" in checks.__all__
+(
+    test_correct_answer_passes,
+    test_unanswered_exercise_fails_with_clear_message,
+    test_exported,
+) = contract_tests(CHECKS)
 
 
 def assert_fails(check, answer, hint, capsys):

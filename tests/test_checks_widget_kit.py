@@ -6,6 +6,7 @@ import math
 
 import pytest
 import torch
+from check_contract import contract_tests
 
 from llmwidgets import checks
 from llmwidgets.history import MetricHistory
@@ -73,10 +74,6 @@ def ema_ok(values, alpha):
     return out
 
 
-def unanswered(*args, **kwargs):
-    raise NotImplementedError("exercise N")
-
-
 CHECKS = {
     "entropy": (checks.check_entropy, entropy_ok),
     "top_p_kept": (checks.check_top_p_kept, top_p_kept_ok),
@@ -84,12 +81,11 @@ CHECKS = {
     "ema": (checks.check_ema, ema_ok),
 }
 
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_correct_answer_passes(name, capsys):
-    check, answer = CHECKS[name]
-    check(answer)
-    assert capsys.readouterr().out.startswith("✓ correct — exercise ")
+(
+    test_correct_answer_passes,
+    test_unanswered_exercise_fails_with_clear_message,
+    test_exported,
+) = contract_tests(CHECKS)
 
 
 def test_other_correct_forms_pass(capsys):
@@ -100,20 +96,6 @@ def test_other_correct_forms_pass(capsys):
     checks.check_ema(lambda v, a: torch.tensor(ema_ok(v, a)))
     out = capsys.readouterr().out
     assert out.count("✓ correct") == 5, out
-
-
-@pytest.mark.parametrize("name", CHECKS)
-@pytest.mark.parametrize("answer", [None, unanswered], ids=["None", "NotImplementedError"])
-def test_unanswered_exercise_fails_with_clear_message(name, answer, capsys):
-    check, _ = CHECKS[name]
-    with pytest.raises(AssertionError, match="not answered yet"):
-        check(answer)
-    assert "not answered yet" in capsys.readouterr().out
-
-
-def test_exported():
-    for name in CHECKS:
-        assert f"check_{name}" in checks.__all__
 
 
 def assert_fails(check, answer, hint, capsys):
