@@ -9,6 +9,7 @@ written to ``_build/test/screenshots/``.
 from __future__ import annotations
 
 import functools
+import json
 import re
 import shutil
 import subprocess
@@ -22,6 +23,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 from conftest import OfflinePage
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -29,13 +31,28 @@ BUILD_ROOT = ROOT / "_build" / "test"
 SCREENSHOTS = BUILD_ROOT / "screenshots"
 REPOSITORY = "llm-ecosystem-book/llm-ecosystem"
 
-# Pages the browser tests open: (path in the built site, has math, has plotly figures).
-PAGES = [
-    ("book/intro.html", False, False),
-    ("notebooks/02_core_concepts.html", True, True),
-    ("notebooks/04_math.html", True, True),
-    ("search.html", False, False),
-]
+
+def _toc_pages() -> list[tuple[str, bool, bool]]:
+    """Every page of _toc.yml: (path in the built site, has math, has plotly figures)."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    files = [toc["root"]] + [c["file"] for part in toc.get("parts", []) for c in part["chapters"]]
+    pages = []
+    for name in files:
+        notebook = ROOT / f"{name}.ipynb"
+        if notebook.is_file():
+            nb = json.loads(notebook.read_text(encoding="utf-8"))
+            text = "".join(
+                "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"
+            )
+            has_figures = "application/vnd.plotly.v1+json" in notebook.read_text(encoding="utf-8")
+        else:
+            text, has_figures = (ROOT / f"{name}.md").read_text(encoding="utf-8"), False
+        pages.append((f"{name}.html", "$" in text, has_figures))
+    return pages
+
+
+# Pages the browser tests open: every page of the book, and the search page.
+PAGES = [*_toc_pages(), ("search.html", False, False)]
 
 
 def _jupyter_book() -> str:
