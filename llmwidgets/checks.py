@@ -1841,3 +1841,569 @@ def check_ema(my_ema: Callable[[list, float], Any] | None) -> None:
 
 
 __all__ += ["check_ema", "check_entropy", "check_sampling_probs", "check_top_p_kept"]
+
+
+# ------------------------------------------------------- chapter 3: the GPT and its training
+def _tiny_gpt_config(**overrides: Any) -> Any:
+    """A GPT small enough to check an exercise in milliseconds."""
+    from .model import GPTConfig
+
+    sizes = dict(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=16, dropout=0.0)
+    return GPTConfig(**{**sizes, **overrides})
+
+
+def check_gpt_param_count(my_param_count: Callable[[Any], Any] | None) -> None:
+    """Check ``my_param_count(config)``: the parameters of ``GPT(config)``, by formula.
+
+    Biases and LayerNorms are on (``bias=True``, as in GPT-2); ``config.tie_weights``
+    says whether the output head shares the token embedding.
+
+    Args:
+        my_param_count: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+    from .model import GPTConfig, gpt_param_count
+
+    def trial(fn: Callable[[Any], Any]) -> str:
+        cases = [
+            GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128),
+            GPTConfig.preset("gpt2"),
+            GPTConfig(vocab_size=100, block_size=16, n_layer=2, n_head=2, n_embd=8),
+            GPTConfig(
+                vocab_size=65, block_size=32, n_layer=3, n_head=2, n_embd=32, tie_weights=False
+            ),
+            GPTConfig.preset("gpt2-medium"),
+        ]
+        for cfg in cases:
+            what = (
+                f"V={cfg.vocab_size}, T={cfg.block_size}, L={cfg.n_layer}, C={cfg.n_embd}, "
+                f"tie_weights={cfg.tie_weights}"
+            )
+            got = fn(cfg)
+            try:
+                got = int(got)
+            except (TypeError, ValueError) as err:
+                raise Hint(f"return the count as an int for {what}, got {got!r}") from err
+            total = gpt_param_count(cfg)
+            if got == total:
+                continue
+            V, T, L, C = cfg.vocab_size, cfg.block_size, cfg.n_layer, cfg.n_embd
+            head = V * C
+            slips = [
+                (total - T * C, "add the position embeddings wpe: block_size × n_embd"),
+                (total - 2 * C, "add the final LayerNorm ln_f: a gain and a shift, 2·n_embd"),
+                (
+                    total - L * 4 * C - 2 * C,
+                    "count the LayerNorms: a gain and a shift of n_embd each, two per block "
+                    "plus the final one",
+                ),
+                (
+                    total - L * 9 * C,
+                    "count the biases of the four Linear layers of a block: "
+                    "3C (c_attn) + C (attn.c_proj) + 4C (c_fc) + C (mlp.c_proj)",
+                ),
+                (
+                    total - L * 4 * C * C,
+                    "the MLP has two 4C-wide matrices (C→4C and 4C→C): 8C² per block, plus "
+                    "4C² for attention (Q, K, V and the output projection)",
+                ),
+            ]
+            if cfg.tie_weights:
+                slips.append(
+                    (
+                        total + head,
+                        "with tie_weights=True the output head IS the token embedding: "
+                        "count its vocab_size × n_embd matrix once",
+                    )
+                )
+            else:
+                slips.append(
+                    (
+                        total - head,
+                        "with tie_weights=False the output head lm_head has its own "
+                        "vocab_size × n_embd matrix",
+                    )
+                )
+            for wrong, hint in slips:
+                if got == wrong:
+                    raise Hint(f"{hint} (for {what})")
+            raise Hint(f"for {what} GPT(config) has {total:,} parameters, got {got:,}")
+        return f"{len(cases)} configurations, GPT-2 small (124,439,808) and medium among them"
+
+    run_check("exercise 1 (parameter count)", my_param_count, trial)
+
+
+def check_layer_norm(my_layer_norm: Callable[..., Any] | None) -> None:
+    """Check ``my_layer_norm(x, weight, bias, eps=1e-5)`` over the last dimension.
+
+    ``(x - mean) / sqrt(var + eps) * weight + bias`` with the biased variance (divide
+    by C), as ``torch.nn.LayerNorm`` computes it.
+
+    Args:
+        my_layer_norm: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+    import torch.nn.functional as F
+
+    def trial(fn: Callable[..., Any]) -> str:
+        gen = torch.Generator().manual_seed(0)
+
+        def randn(*shape: int) -> torch.Tensor:
+            return torch.randn(*shape, generator=gen, dtype=torch.float64)
+
+        cases = [
+            (randn(2, 5, 4) * 3 + 1, 4, 1e-5),  # small C: the biased variance matters
+            (randn(3, 16), 16, 1e-5),
+            (randn(4, 8) * 1e-3, 8, 1e-5),  # tiny variance: where eps goes matters
+            (randn(2, 3, 6), 6, 0.1),
+        ]
+        for x, c, eps in cases:
+            weight, bias = 1 + 0.5 * randn(c), 0.5 * randn(c)
+            what = f"x of shape {tuple(x.shape)}, eps={eps}"
+            got = _call(fn, x, weight, bias, eps=eps)
+            mean = x.mean(-1, keepdim=True)
+            var_b = x.var(-1, unbiased=False, keepdim=True)
+            var_u = x.var(-1, unbiased=True, keepdim=True)
+            wrong = [
+                (
+                    (x - mean) / torch.sqrt(var_u + eps) * weight + bias,
+                    "use the biased variance, dividing by C (not C − 1): "
+                    "x.var(dim=-1, unbiased=False, keepdim=True), as nn.LayerNorm does",
+                ),
+                (
+                    (x - mean) / (torch.sqrt(var_b) + eps) * weight + bias,
+                    "add eps inside the square root: (x − mean) / sqrt(var + eps)",
+                ),
+                (
+                    (x - mean) / torch.sqrt(var_b + eps),
+                    "after normalising, scale by weight and add bias (the learned gain and shift)",
+                ),
+                (
+                    (x - x.mean(0, keepdim=True))
+                    / torch.sqrt(x.var(0, unbiased=False, keepdim=True) + eps)
+                    * weight
+                    + bias,
+                    "normalise each position over its own features: mean and variance along "
+                    "the LAST dimension (dim=-1, keepdim=True), not over the batch",
+                ),
+            ]
+            expected = F.layer_norm(x, (c,), weight, bias, eps)
+            expect_close(got, expected, what, wrong)
+        return f"{len(cases)} cases (small C, tiny variance, eps=0.1, batched)"
+
+    run_check("exercise 2 (LayerNorm)", my_layer_norm, trial)
+
+
+def check_pre_ln_block(my_block: Callable[..., Any] | None) -> None:
+    """Check ``my_block(x, ln_1, attn, ln_2, mlp)``: one pre-LayerNorm transformer block.
+
+    ``x + attn(ln_1(x))``, then ``+ mlp(ln_2(·))`` of that, as in GPT-2.
+
+    Args:
+        my_block: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+    from .model import Block
+
+    def trial(fn: Callable[..., Any]) -> str:
+        torch_state = torch.get_rng_state()
+        torch.manual_seed(0)
+        try:
+            sizes = [(2, 5, 16, 2), (1, 8, 24, 3)]  # (B, T, C, H)
+            for B, T, C, H in sizes:
+                block = Block(_tiny_gpt_config(n_embd=C, n_head=H)).eval()
+                with torch.no_grad():  # random LayerNorm gains and shifts: not identities
+                    for ln in (block.ln_1, block.ln_2):
+                        ln.weight.normal_(1.0, 0.3)
+                        ln.bias.normal_(0.0, 0.3)
+                x = torch.randn(B, T, C)
+                ln_1, attn, ln_2, mlp = block.ln_1, block.attn, block.ln_2, block.mlp
+                what = f"x of shape {(B, T, C)}"
+                with torch.no_grad():
+                    got = fn(x.clone(), ln_1, attn, ln_2, mlp)
+                    expected = block(x)
+                    h = x + attn(ln_1(x))
+                    post = ln_1(x + attn(x))
+                    n = ln_1(x)
+                    n = n + attn(n)
+                    wrong = [
+                        (
+                            ln_2(post + mlp(post)),
+                            "that is the original Transformer's post-LN order, "
+                            "LayerNorm(x + sublayer(x)); GPT-2 normalises the INPUT of each "
+                            "sub-layer: x + attn(ln_1(x))",
+                        ),
+                        (
+                            mlp(ln_2(attn(ln_1(x)))),
+                            "add each sub-layer's output to its input (the residual "
+                            "connection): x = x + attn(ln_1(x)), then x = x + mlp(ln_2(x))",
+                        ),
+                        (
+                            ln_2(n) + mlp(ln_2(n)),
+                            "normalise only what goes INTO attn and mlp; the residual stream "
+                            "x itself passes through unchanged: x + attn(ln_1(x))",
+                        ),
+                        (
+                            x + attn(ln_1(x)) + mlp(ln_2(x)),
+                            "the MLP reads the stream AFTER the attention output has been "
+                            "added: h = x + attn(ln_1(x)); return h + mlp(ln_2(h))",
+                        ),
+                        (
+                            h + mlp(ln_1(h)),
+                            "the MLP has its own LayerNorm: mlp(ln_2(h)), not ln_1",
+                        ),
+                        (h, "add the MLP branch too: h + mlp(ln_2(h))"),
+                    ]
+                    expect_close(got, expected, what, wrong)
+        finally:
+            torch.set_rng_state(torch_state)
+        return f"{len(sizes)} blocks with random LayerNorm gains"
+
+    run_check("exercise 3 (pre-LN block)", my_block, trial)
+
+
+def check_weight_tying(my_tie_weights: Callable[[Any], Any] | None) -> None:
+    """Check ``my_tie_weights(model)``: make ``lm_head`` share the token embedding's weight.
+
+    ``model`` is a :class:`llmwidgets.GPT` built with ``tie_weights=False``; afterwards
+    ``model.lm_head.weight`` must be the very same Parameter as
+    ``model.transformer.wte.weight``.
+
+    Args:
+        my_tie_weights: the learner's function (it may return the model or None).
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+    from .model import GPT
+
+    def trial(fn: Callable[[Any], Any]) -> str:
+        torch_state = torch.get_rng_state()
+        torch.manual_seed(0)
+        try:
+            configs = [
+                _tiny_gpt_config(tie_weights=False),
+                _tiny_gpt_config(vocab_size=33, n_embd=8, tie_weights=False),
+            ]
+            for cfg in configs:
+                model = GPT(cfg)
+                before = model.num_parameters()
+                out = fn(model)
+                if out is not None and out is not model:
+                    if not isinstance(out, GPT):
+                        raise Hint(f"return the model (or None), got {type(out).__name__}")
+                    model = out
+                head, wte = model.lm_head.weight, model.transformer.wte.weight
+                if head is wte:
+                    shared = model.num_parameters()
+                    if shared != before - cfg.vocab_size * cfg.n_embd:
+                        raise Hint(
+                            f"the model has {shared:,} parameters; tying should save exactly "
+                            f"vocab_size × n_embd = {cfg.vocab_size * cfg.n_embd:,}"
+                        )
+                    idx = torch.randint(cfg.vocab_size, (2, cfg.block_size))
+                    model(idx).sum().backward()  # one gradient, from both uses
+                    if head.grad is None:
+                        raise Hint("the shared weight gets no gradient: keep it trainable")
+                    continue
+                if head.data_ptr() == wte.data_ptr():
+                    raise Hint(
+                        "the two layers share memory but are two different Parameter objects: "
+                        "the optimiser sees two parameters and gives each only its own "
+                        "gradient. Assign the Parameter itself: "
+                        "model.lm_head.weight = model.transformer.wte.weight"
+                    )
+                if head.shape == wte.shape and torch.equal(head, wte):
+                    raise Hint(
+                        "you copied the values: the two matrices drift apart after the first "
+                        "optimiser step. Make lm_head use the same Parameter object as wte"
+                    )
+                raise Hint(
+                    "lm_head.weight and transformer.wte.weight are still two separate "
+                    "matrices; set model.lm_head.weight = model.transformer.wte.weight"
+                )
+        finally:
+            torch.set_rng_state(torch_state)
+        return f"{len(configs)} models: one shared Parameter, vocab_size × n_embd saved"
+
+    run_check("exercise 4 (weight tying)", my_tie_weights, trial)
+
+
+def _lr_slips(
+    lr: float, min_lr: float, warmup: int, max_steps: int, steps: list[int]
+) -> list[tuple[torch.Tensor, str]]:
+    """Typical wrong warm-up + cosine schedules over ``steps``, with their hints."""
+
+    def progress(s: int, start: int) -> float:
+        return min(max((s - start) / max(max_steps - start, 1), 0.0), 1.0)
+
+    def cosine(s: int, floor: float = min_lr, start: int = warmup) -> float:
+        return floor + (lr - floor) * 0.5 * (1 + math.cos(math.pi * progress(s, start)))
+
+    def linear(s: int) -> float:
+        return min_lr + (lr - min_lr) * (1 - progress(s, warmup))
+
+    def warm(s: int, after: Callable[[int], float], shift: int = 0) -> float:
+        return lr * (s + shift) / warmup if s < warmup else after(s)
+
+    slips: list[tuple[Callable[[int], float], str]] = [
+        (
+            lambda s: warm(s, lambda t: cosine(t, floor=0.0)),
+            "the cosine should end at min_lr, not 0: "
+            "min_lr + (lr − min_lr) · (1 + cos(π · progress)) / 2",
+        ),
+        (
+            lambda s: warm(s, lambda t: cosine(t, start=0)),
+            "the cosine starts when the warm-up ends: progress = "
+            "(step − warmup_steps) / (max_steps − warmup_steps)",
+        ),
+        (lambda s: warm(s, linear), "the decay follows a cosine, not a straight line"),
+        (cosine, "start with a linear warm-up: lr · step / warmup_steps"),
+        (
+            lambda s: warm(s, cosine, shift=1),
+            "warm-up off by one: step 0 has rate 0 and step warmup_steps reaches lr, "
+            "so use lr · step / warmup_steps",
+        ),
+        (
+            lambda s: warm(s, cosine) if s <= max_steps else 0.0,
+            "after max_steps keep the rate at min_lr",
+        ),
+    ]
+    return [(torch.tensor([f(s) for s in steps], dtype=torch.float64), h) for f, h in slips]
+
+
+def check_lr_schedule(my_lr_at: Callable[..., Any] | None) -> None:
+    """Check ``my_lr_at(step, lr, min_lr, warmup_steps, max_steps)``.
+
+    Linear warm-up ``lr · step / warmup_steps`` for ``step < warmup_steps``, then a
+    cosine from ``lr`` down to ``min_lr`` at ``max_steps``, and ``min_lr`` after
+    that: :func:`llmwidgets.lr_at` with ``lr_decay_steps = max_steps``.
+
+    Args:
+        my_lr_at: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+    from .trainer import TrainerConfig, lr_at
+
+    def trial(fn: Callable[..., Any]) -> str:
+        cases = [(1e-3, 1e-4, 10, 100), (6e-4, 6e-5, 0, 20), (2e-3, 2e-4, 50, 60)]
+        for lr, min_lr, warmup, max_steps in cases:
+            cfg = TrainerConfig(max_steps=max_steps, lr=lr, min_lr=min_lr, warmup_steps=warmup)
+            steps = list(range(0, max_steps + 11))
+            what = f"lr={lr:g}, min_lr={min_lr:g}, warmup_steps={warmup}, max_steps={max_steps}"
+            got = []
+            for s in steps:
+                value = fn(s, lr, min_lr, warmup, max_steps)
+                try:
+                    got.append(float(value))
+                except (TypeError, ValueError) as err:
+                    raise Hint(f"return the rate as a number, got {value!r} at step {s}") from err
+            expected = torch.tensor([lr_at(s, cfg) for s in steps], dtype=torch.float64)
+            wrong = _lr_slips(lr, min_lr, warmup, max_steps, steps)
+            expect_close(torch.tensor(got), expected, what, wrong, atol=1e-9)
+        return f"{len(cases)} schedules, every step up to 10 past max_steps (no warm-up too)"
+
+    run_check("exercise 1 (warm-up + cosine learning rate)", my_lr_at, trial)
+
+
+def check_clip_grad_norm(my_clip_grad_norm: Callable[..., Any] | None) -> None:
+    """Check ``my_clip_grad_norm(params, max_norm)``: clip the global gradient norm.
+
+    The gradients of all parameters together are one long vector; when its norm is
+    above ``max_norm``, every gradient is multiplied by ``max_norm / norm`` (in place).
+    The function returns the norm measured before clipping, as
+    ``torch.nn.utils.clip_grad_norm_`` does.
+
+    Args:
+        my_clip_grad_norm: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+
+    def params_with(grads: list[torch.Tensor]) -> list[torch.nn.Parameter]:
+        params = []
+        for g in grads:
+            p = torch.nn.Parameter(torch.zeros_like(g))
+            p.grad = g.clone()
+            params.append(p)
+        return params
+
+    def trial(fn: Callable[..., Any]) -> str:
+        gen = torch.Generator().manual_seed(0)
+        cases = [
+            ([torch.tensor([3.0, 4.0])], 1.0),  # norm 5 -> (0.6, 0.8)
+            ([torch.tensor([3.0]), torch.tensor([[4.0, 0.0]])], 2.5),  # global norm 5
+            ([torch.randn(4, 3, generator=gen), torch.randn(5, generator=gen)], 0.5),
+            ([torch.tensor([0.3, -0.4]), torch.tensor([0.0])], 1.0),  # below: unchanged
+            ([torch.randn(7, generator=gen) * 10, torch.randn(2, 2, generator=gen)], 1.0),
+        ]
+        for grads, max_norm in cases:
+            what = f"gradients {[tuple(g.shape) for g in grads]}, max_norm={max_norm}"
+            ref, mine = params_with(grads), params_with(grads)
+            expected_norm = torch.nn.utils.clip_grad_norm_(ref, max_norm)
+            got_norm = fn(mine, max_norm)
+            if got_norm is None:
+                raise Hint("return the total gradient norm (measured before clipping)")
+            got = torch.cat([p.grad.flatten() for p in mine])
+            expected = torch.cat([p.grad.flatten() for p in ref])
+            flat = torch.cat([g.flatten() for g in grads])
+            total = float(flat.norm())
+            per_param = torch.cat(
+                [g.flatten() * min(1.0, max_norm / (float(g.norm()) + 1e-6)) for g in grads]
+            )
+            wrong = [
+                (
+                    per_param,
+                    "clip the GLOBAL norm: one norm over all gradients together "
+                    "(sqrt of the sum of every squared entry), one factor for all",
+                ),
+                (
+                    flat.clamp(-max_norm, max_norm),
+                    "that clips each value (clip_grad_value_); scale the whole gradient "
+                    "vector so that its norm becomes max_norm",
+                ),
+                (
+                    flat * (max_norm / total),
+                    "only scale DOWN: leave the gradients alone when their norm is already "
+                    "at most max_norm",
+                ),
+                (flat, "the gradients were not changed: multiply each p.grad in place"),
+            ]
+            expect_close(got, expected, what, wrong)
+            norm = _as_tensor(got_norm, "the returned norm")
+            if norm.numel() != 1:
+                raise Hint(f"return one number (the total norm), got shape {tuple(norm.shape)}")
+            expect_close(
+                norm.reshape(()),
+                expected_norm.detach().reshape(()),
+                f"the returned norm ({what})",
+                [
+                    (
+                        torch.tensor(min(total, max_norm)),
+                        "return the norm measured BEFORE clipping, as torch does",
+                    )
+                ],
+            )
+        return f"{len(cases)} cases (one and several tensors, below and above max_norm)"
+
+    run_check("exercise 2 (gradient clipping by norm)", my_clip_grad_norm, trial)
+
+
+def check_training_loop(my_train_steps: Callable[..., Any] | None) -> None:
+    """Check ``my_train_steps(model, optimizer, batches) -> losses``.
+
+    For every ``(x, y)`` in ``batches``: forward pass, next-token cross-entropy, zero
+    the gradients, backward, optimiser step; return the list of losses (floats, each
+    computed before its update).
+
+    Args:
+        my_train_steps: the learner's function.
+
+    Returns:
+        None; prints the result (see :func:`run_check`).
+    """
+    import copy
+
+    from .batches import next_token_loss
+    from .model import GPT
+
+    def reference(model: Any, opt: Any, batches: list, zero_grad: bool = True) -> list[float]:
+        losses = []
+        for x, y in batches:
+            loss = next_token_loss(model(x), y)
+            if zero_grad:
+                opt.zero_grad()
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses
+
+    def trial(fn: Callable[..., Any]) -> str:
+        torch_state = torch.get_rng_state()
+        torch.manual_seed(0)
+        try:
+            cfg = _tiny_gpt_config()
+            base = GPT(cfg)
+            gen = torch.Generator().manual_seed(1)
+            batches = []
+            for _ in range(5):
+                ids = torch.randint(cfg.vocab_size, (4, cfg.block_size + 1), generator=gen)
+                batches.append((ids[:, :-1], ids[:, 1:]))
+
+            def fresh() -> tuple[Any, Any]:
+                model = copy.deepcopy(base)
+                return model, torch.optim.AdamW(model.parameters(), lr=1e-2)
+
+            model, opt = fresh()
+            expected = reference(model, opt, batches)
+            model_ns, opt_ns = fresh()
+            no_zero = reference(model_ns, opt_ns, batches, zero_grad=False)
+            mine, my_opt = fresh()
+            try:
+                got = fn(mine, my_opt, [(x.clone(), y.clone()) for x, y in batches])
+            except RuntimeError as err:
+                stale = ("backward through the graph a second time", "modified by an inplace")
+                if any(text in str(err) for text in stale):
+                    raise Hint(
+                        "the forward pass runs once, before the loop, so the second "
+                        "backward() has no graph left (or, with retain_graph=True, a graph "
+                        "whose weights the optimiser has changed since): compute "
+                        "logits = model(x) and the loss INSIDE the loop, for each batch"
+                    ) from err
+                raise
+            if got is None:
+                raise Hint("return the list of losses, one float per step")
+            try:
+                got = [float(v) for v in got]
+            except (TypeError, ValueError) as err:
+                raise Hint("return the losses as a list of numbers (loss.item())") from err
+            if len(got) != len(batches):
+                raise Hint(
+                    f"{len(batches)} batches should give {len(batches)} losses, got {len(got)}"
+                )
+            if len(set(got)) == 1:
+                raise Hint(
+                    "every step reports the same loss: the forward pass runs once, before "
+                    "the loop, and the weights' changes are never seen. Compute "
+                    "model(x) and the loss inside the loop, for each batch"
+                )
+            unchanged = all(
+                torch.equal(a, b) for a, b in zip(mine.parameters(), base.parameters(), strict=True)
+            )
+            if unchanged:
+                raise Hint("the weights never changed: call optimizer.step() after backward()")
+            wrong = [
+                (
+                    torch.tensor(no_zero),
+                    "gradients add up across steps: call optimizer.zero_grad() before "
+                    "loss.backward() in every step",
+                )
+            ]
+            expect_close(torch.tensor(got), torch.tensor(expected), "the losses", wrong)
+            for (name, p), q in zip(mine.named_parameters(), model.parameters(), strict=True):
+                expect_close(p.detach(), q.detach(), f"the weights {name} after the steps")
+        finally:
+            torch.set_rng_state(torch_state)
+        return f"{len(batches)} steps: same losses and same weights as the reference loop"
+
+    run_check("exercise 3 (the fixed training loop)", my_train_steps, trial)
+
+
+__all__ += [
+    "check_clip_grad_norm",
+    "check_gpt_param_count",
+    "check_layer_norm",
+    "check_lr_schedule",
+    "check_pre_ln_block",
+    "check_training_loop",
+    "check_weight_tying",
+]

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from check_contract import contract_tests
 
 from llmwidgets import checks
 from llmwidgets.batches import next_token_loss
@@ -72,10 +73,6 @@ def train_steps_ok(model, optimizer, batches):
     return losses
 
 
-def unanswered(*args, **kwargs):
-    raise NotImplementedError("exercise N")
-
-
 CHECKS = {
     "gpt_param_count": (checks.check_gpt_param_count, param_count_ok),
     "layer_norm": (checks.check_layer_norm, layer_norm_ok),
@@ -87,11 +84,11 @@ CHECKS = {
 }
 
 
-@pytest.mark.parametrize("name", CHECKS)
-def test_correct_answer_passes(name, capsys):
-    check, answer = CHECKS[name]
-    check(answer)
-    assert capsys.readouterr().out.startswith("✓ correct — exercise ")
+(
+    test_correct_answer_passes,
+    test_unanswered_exercise_fails_with_clear_message,
+    test_exported,
+) = contract_tests(CHECKS)
 
 
 def test_other_correct_answers_pass(capsys):
@@ -99,20 +96,6 @@ def test_other_correct_answers_pass(capsys):
     checks.check_clip_grad_norm(torch.nn.utils.clip_grad_norm_)
     checks.check_layer_norm(lambda x, w, b, eps=1e-5: F.layer_norm(x, (x.shape[-1],), w, b, eps))
     assert capsys.readouterr().out.count("✓ correct") == 3
-
-
-@pytest.mark.parametrize("name", CHECKS)
-@pytest.mark.parametrize("answer", [None, unanswered], ids=["None", "NotImplementedError"])
-def test_unanswered_exercise_fails_with_clear_message(name, answer, capsys):
-    check, _ = CHECKS[name]
-    with pytest.raises(AssertionError, match="not answered yet"):
-        check(answer)
-    assert "not answered yet" in capsys.readouterr().out
-
-
-def test_exported():
-    for name in CHECKS:
-        assert f"check_{name}" in checks.__all__
 
 
 def test_checks_leave_the_global_rng_alone():
