@@ -83,7 +83,7 @@ from llmwidgets import (  # noqa: E402
     load_text,
     split_tokens,
 )
-from llmwidgets.tokenizers import CharTokenizer  # noqa: E402
+from llmwidgets.text.tokenizers import CharTokenizer  # noqa: E402
 
 TARGET = 1.70
 

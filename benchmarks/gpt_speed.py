@@ -6,7 +6,7 @@ Usage:  .venv/bin/python benchmarks/gpt_speed.py [--sizes char-tiny,shakespeare-
 Both arms get the same sizes and do the same work per training step - forward, loss,
 backward and an AdamW step (decay on the matrices only, fused on CUDA):
 
-* ``ours``: :class:`llmwidgets.model.GPT` (``F.scaled_dot_product_attention`` with
+* ``ours``: :class:`llmwidgets.nn.gpt.GPT` (``F.scaled_dot_product_attention`` with
   ``is_causal=True``, GELU with the tanh approximation);
 * ``reference``: the same embeddings, final LayerNorm and tied head around an
   ``nn.TransformerEncoder`` of ``nn.TransformerEncoderLayer(norm_first=True,
@@ -39,8 +39,8 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from llmwidgets.device import Precision, pick_precision  # noqa: E402
-from llmwidgets.model import GPT, GPTConfig  # noqa: E402
+from llmwidgets.core.device import Precision, pick_precision  # noqa: E402
+from llmwidgets.nn.gpt import GPT, GPTConfig  # noqa: E402
 
 WEIGHT_DECAY, LR, BETAS = 0.1, 3e-4, (0.9, 0.95)
 

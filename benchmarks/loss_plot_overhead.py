@@ -46,8 +46,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from llmwidgets import display  # noqa: E402
-from llmwidgets.data import load_text  # noqa: E402
-from llmwidgets.loss_plot import LiveLossPlot  # noqa: E402
+from llmwidgets.core.data import load_text  # noqa: E402
+from llmwidgets.widgets.loss_plot import LiveLossPlot  # noqa: E402
 
 CONTEXT = 16
 BATCH = 128

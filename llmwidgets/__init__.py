@@ -30,17 +30,8 @@ Widgets (live in a kernel, static plotly figures in the online book; see
 * :mod:`llmwidgets.token_viewer` - coloured token pieces with their ids.
 """
 
-from .attention_capture import AttentionData, capture_attention, normalize_attention
-from .attention_viewer import (
-    AttentionViewer,
-    attention_viewer,
-    grid_figure,
-    heatmap_figure,
-    lines_figure,
-)
-from .batches import TokenBatcher, evaluate_loss, next_token_loss, split_tokens
-from .data import CORPORA, CorpusError, corpus_path, load_text
-from .device import (
+from llmwidgets.core.data import CORPORA, CorpusError, corpus_path, load_text
+from llmwidgets.core.device import (
     Precision,
     environment_report,
     pick_device,
@@ -48,8 +39,9 @@ from .device import (
     print_environment,
     seed_everything,
 )
-from .display import figure_bundle, show, update
-from .functional import (
+from llmwidgets.core.quick import is_quick, pick
+from llmwidgets.nn.attention import AttentionData, capture_attention, normalize_attention
+from llmwidgets.nn.functional import (
     causal_mask,
     cross_entropy,
     dense,
@@ -57,18 +49,36 @@ from .functional import (
     scaled_dot_product_attention,
     softmax,
 )
-from .history import MetricHistory
-from .loss_plot import LiveLossPlot
-from .model import GPT, PRESETS, GPTConfig, gpt_param_count
-from .quick import is_quick, pick
-from .sampling import generate, kept_mask, sample_next, sampling_probs
-from .sampling_explorer import SamplingExplorer, sampling_explorer
-from .seq2seq import AttentionGRUSeq2Seq, GRUSeq2Seq, beam_search, greedy_decode
-from .seq2seq_transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
-from .token_viewer import TokenViewer, token_spans, token_viewer
-from .tokenizers import CharTokenizer, SentencePieceTokenizer, tokens_per_char, train_sentencepiece
-from .trainer import Trainer, TrainerConfig, lr_at
-from .translation import NumberTask, number_to_chinese, number_to_english, translate
+from llmwidgets.nn.gpt import GPT, PRESETS, GPTConfig, gpt_param_count
+from llmwidgets.nn.sampling import generate, kept_mask, sample_next, sampling_probs
+from llmwidgets.seq2seq.number_task import (
+    NumberTask,
+    number_to_chinese,
+    number_to_english,
+    translate,
+)
+from llmwidgets.seq2seq.rnn import AttentionGRUSeq2Seq, GRUSeq2Seq, beam_search, greedy_decode
+from llmwidgets.seq2seq.transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
+from llmwidgets.text.tokenizers import (
+    CharTokenizer,
+    SentencePieceTokenizer,
+    tokens_per_char,
+    train_sentencepiece,
+)
+from llmwidgets.training.batches import TokenBatcher, evaluate_loss, next_token_loss, split_tokens
+from llmwidgets.training.history import MetricHistory
+from llmwidgets.training.trainer import Trainer, TrainerConfig, lr_at
+from llmwidgets.widgets.attention_viewer import (
+    AttentionViewer,
+    attention_viewer,
+    grid_figure,
+    heatmap_figure,
+    lines_figure,
+)
+from llmwidgets.widgets.display import figure_bundle, show, update
+from llmwidgets.widgets.loss_plot import LiveLossPlot
+from llmwidgets.widgets.sampling_explorer import SamplingExplorer, sampling_explorer
+from llmwidgets.widgets.token_viewer import TokenViewer, token_spans, token_viewer
 
 __version__ = "0.1.0"
 

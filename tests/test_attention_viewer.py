@@ -12,15 +12,15 @@ import torch
 from nbclient import NotebookClient
 from torch import nn
 
-from llmwidgets.attention_capture import AttentionData, capture_attention, normalize_attention
-from llmwidgets.attention_viewer import (
+from llmwidgets.nn.attention import AttentionData, capture_attention, normalize_attention
+from llmwidgets.widgets.attention_viewer import (
     AttentionViewer,
     attention_viewer,
     grid_figure,
     heatmap_figure,
     lines_figure,
 )
-from llmwidgets.display import PLOTLY_MIME
+from llmwidgets.widgets.display import PLOTLY_MIME
 
 TOKENS = ["The", "cat", "sat", "on", "the"]
 
@@ -365,7 +365,7 @@ def test_live_form_in_a_real_kernel():
     w = _weights(layers=2, heads=2, n_q=4, n_k=4)
     code = f"""
 import numpy as np
-from llmwidgets.attention_viewer import AttentionViewer
+from llmwidgets.widgets.attention_viewer import AttentionViewer
 attention = np.array({json.dumps(w.tolist())}, dtype=np.float32)
 viewer = AttentionViewer(attention, ["a", "b", "c", "a"])
 display(viewer)

@@ -4,8 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from llmwidgets.batches import TokenBatcher, evaluate_loss, next_token_loss, split_tokens
-from llmwidgets.device import Precision
+from llmwidgets.core.device import Precision
+from llmwidgets.training.batches import TokenBatcher, evaluate_loss, next_token_loss, split_tokens
 
 
 class Bigram(nn.Module):

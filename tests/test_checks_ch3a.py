@@ -9,7 +9,7 @@ import torch
 from check_contract import contract_tests
 
 from llmwidgets import checks
-from llmwidgets.model import CausalSelfAttention, GPTConfig
+from llmwidgets.nn.gpt import CausalSelfAttention, GPTConfig
 
 # ------------------------------------------------------------------ correct answers
 

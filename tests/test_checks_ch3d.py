@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from check_contract import contract_tests
 
 from llmwidgets import checks
-from llmwidgets.batches import next_token_loss
+from llmwidgets.training.batches import next_token_loss
 
 # ------------------------------------------------------------------ correct answers
 

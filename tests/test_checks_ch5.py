@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from check_contract import contract_tests
 
 from llmwidgets import checks
-from llmwidgets.translation import number_to_chinese
+from llmwidgets.seq2seq.number_task import number_to_chinese
 
 # ------------------------------------------------------------------ correct answers
 

@@ -9,8 +9,8 @@ import torch
 from check_contract import contract_tests
 
 from llmwidgets import checks
-from llmwidgets.history import MetricHistory
-from llmwidgets.sampling import sampling_probs
+from llmwidgets.nn.sampling import sampling_probs
+from llmwidgets.training.history import MetricHistory
 
 # ------------------------------------------------------------------ correct answers
 

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from llmwidgets import data
-from llmwidgets.data import CORPORA, Corpus, CorpusError, corpus_path, load_text
+from llmwidgets.core import data
+from llmwidgets.core.data import CORPORA, Corpus, CorpusError, corpus_path, load_text
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 PAYLOAD = b"hello corpus\n" * 100

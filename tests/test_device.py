@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from llmwidgets.device import (
+from llmwidgets.core.device import (
     DEVICE_ENV,
     environment_report,
     pick_device,
@@ -31,9 +31,9 @@ def test_pick_device_prefers_cuda_then_mps(monkeypatch):
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     assert pick_device().type == "cuda"
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
-    monkeypatch.setattr("llmwidgets.device._mps_available", lambda: True)
+    monkeypatch.setattr("llmwidgets.core.device._mps_available", lambda: True)
     assert pick_device().type == "mps"
-    monkeypatch.setattr("llmwidgets.device._mps_available", lambda: False)
+    monkeypatch.setattr("llmwidgets.core.device._mps_available", lambda: False)
     assert pick_device().type == "cpu"
 
 

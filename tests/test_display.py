@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import pytest
 from nbclient import NotebookClient
 
-from llmwidgets.display import PLOTLY_MIME, figure_bundle, figure_html, show, update
+from llmwidgets.widgets.display import PLOTLY_MIME, figure_bundle, figure_html, show, update
 
 
 def _fig(title="demo"):
@@ -81,7 +81,7 @@ for step in range(1, 4):
 
 
 def test_not_in_kernel_here():
-    from llmwidgets.display import in_kernel, live_widgets_available
+    from llmwidgets.widgets.display import in_kernel, live_widgets_available
 
     assert in_kernel() is False
     assert live_widgets_available() is False  # widgets fall back to their static form

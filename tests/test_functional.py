@@ -1,4 +1,4 @@
-"""llmwidgets.functional against torch.nn.functional and hand-computed values."""
+"""llmwidgets.nn.functional against torch.nn.functional and hand-computed values."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from llmwidgets import functional as lf
+from llmwidgets.nn import functional as lf
 
 GEN = torch.Generator().manual_seed(1234)
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from llmwidgets.history import MetricHistory
+from llmwidgets.training.history import MetricHistory
 
 
 class FakeClock:

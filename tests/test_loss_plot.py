@@ -9,9 +9,9 @@ import plotly.graph_objects as go
 import pytest
 from nbclient import NotebookClient
 
-from llmwidgets import display
-from llmwidgets.display import PLOTLY_MIME
-from llmwidgets.loss_plot import LiveLossPlot, format_duration, format_value
+from llmwidgets.widgets import display
+from llmwidgets.widgets.display import PLOTLY_MIME
+from llmwidgets.widgets.loss_plot import LiveLossPlot, format_duration, format_value
 
 
 class FakeClock:
@@ -343,7 +343,7 @@ def test_one_display_output_in_a_real_kernel():
 import base64
 import io
 import math
-from llmwidgets.loss_plot import LiveLossPlot
+from llmwidgets.widgets.loss_plot import LiveLossPlot
 plot = LiveLossPlot(total_steps=50, every_seconds=0.0, max_overhead=0.0)
 for step in range(1, 51):
     plot.on_step_end(step, {"train_loss": 3 * math.exp(-step / 20), "lr": 1e-3})

@@ -1,4 +1,4 @@
-"""llmwidgets.model: the book's GPT-2, checked on values (not only shapes)."""
+"""llmwidgets.nn.gpt: the book's GPT-2, checked on values (not only shapes)."""
 
 from __future__ import annotations
 
@@ -9,16 +9,16 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from llmwidgets import functional as lf
-from llmwidgets.attention_capture import capture_attention
-from llmwidgets.model import (
+from llmwidgets.nn import functional as lf
+from llmwidgets.nn.attention import capture_attention
+from llmwidgets.nn.gpt import (
     GPT,
     PRESETS,
     GPTConfig,
     _config_from_state_dict,
     gpt_param_count,
 )
-from llmwidgets.sampling import generate
+from llmwidgets.nn.sampling import generate
 
 SMALL = dict(vocab_size=50, block_size=16, n_layer=3, n_head=4, n_embd=32, dropout=0.0)
 

@@ -1,6 +1,6 @@
 import pytest
 
-from llmwidgets.quick import QUICK_ENV, is_quick, pick
+from llmwidgets.core.quick import QUICK_ENV, is_quick, pick
 
 
 @pytest.mark.parametrize("raw", ["1", "true", "YES", " on "])

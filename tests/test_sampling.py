@@ -1,4 +1,4 @@
-"""llmwidgets.sampling against hand-computed values.
+"""llmwidgets.nn.sampling against hand-computed values.
 
 Hand computations for logits [2, 1, 0]:
   T = 1:   e^2, e^1, e^0 = 7.389056, 2.718282, 1      (sum 11.107338)
@@ -16,7 +16,7 @@ import math
 import pytest
 import torch
 
-from llmwidgets.sampling import (
+from llmwidgets.nn.sampling import (
     check_settings,
     entropy,
     generate,

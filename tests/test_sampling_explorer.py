@@ -7,9 +7,9 @@ import pytest
 import torch
 from nbclient import NotebookClient
 
-from llmwidgets.display import PLOTLY_MIME
-from llmwidgets.sampling import entropy, generate, kept_mask, sampling_probs
-from llmwidgets.sampling_explorer import (
+from llmwidgets.nn.sampling import entropy, generate, kept_mask, sampling_probs
+from llmwidgets.widgets.display import PLOTLY_MIME
+from llmwidgets.widgets.sampling_explorer import (
     CUT_COLOR,
     DEFAULT_TEMPERATURES,
     SamplingExplorer,
@@ -258,7 +258,7 @@ def test_sample_text_is_escaped_and_errors_are_shown():
 LIVE_CELL = """
 import torch
 from IPython.display import display
-from llmwidgets.sampling_explorer import SamplingExplorer
+from llmwidgets.widgets.sampling_explorer import SamplingExplorer
 explorer = SamplingExplorer(torch.tensor({logits}), labels={labels})
 display(explorer)
 explorer.set(temperature=2.0)

@@ -10,16 +10,16 @@ import torch
 import torch.nn.functional as F
 
 import llmwidgets as lw
-from llmwidgets import seq2seq as s2s
-from llmwidgets.model import MLP, Block, CausalSelfAttention
-from llmwidgets.seq2seq_transformer import (
+from llmwidgets.nn.gpt import MLP, Block, CausalSelfAttention
+from llmwidgets.seq2seq import rnn as s2s
+from llmwidgets.seq2seq.number_task import NumberTask, PackedSeq2Seq, Seq2SeqBatcher
+from llmwidgets.seq2seq.transformer import (
     DecoderBlock,
     EncoderBlock,
     MultiHeadAttention,
     TransformerSeq2Seq,
     TransformerSeq2SeqConfig,
 )
-from llmwidgets.translation import NumberTask, PackedSeq2Seq, Seq2SeqBatcher
 
 V_SRC, V_TGT, BOS, EOS = 11, 9, 1, 2
 

@@ -1,17 +1,19 @@
-"""llmwidgets.student: solutions become stubs; student notebooks run up to their exercises."""
+"""book/tools/student.py: solutions become stubs; student notebooks run up to their exercises."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
 
-from llmwidgets import student
-
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "book" / "tools"))
+import student  # noqa: E402  (book tooling, not part of the llmwidgets package)
+
 NOTEBOOKS = ROOT / "notebooks"
 
 

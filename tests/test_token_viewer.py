@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import sentencepiece as spm
 
-from llmwidgets.data import CorpusError, load_text
-from llmwidgets.token_viewer import PALETTE, TokenViewer, token_spans, token_viewer
+from llmwidgets.core.data import CorpusError, load_text
+from llmwidgets.widgets.token_viewer import PALETTE, TokenViewer, token_spans, token_viewer
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -166,7 +166,7 @@ def test_callable_with_sentencepiece_pieces(sp):
 
 def test_callable_with_gpt2_byte_level_pieces():
     # GPT-2's byte-level BPE writes bytes as printable characters: ' ' is 'Ġ'.
-    from llmwidgets.token_viewer import _BYTE_LEVEL
+    from llmwidgets.widgets.token_viewer import _BYTE_LEVEL
 
     to_char = {b: c for c, b in _BYTE_LEVEL.items()}
     raw = [b"Hello", b" \xe9", b"\x91\xab", b" world"]  # 鑫 cut across two tokens

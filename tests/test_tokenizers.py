@@ -1,4 +1,4 @@
-"""llmwidgets.tokenizers: exact round trips, honoured vocabulary sizes, clear errors."""
+"""llmwidgets.text.tokenizers: exact round trips, honoured vocabulary sizes, clear errors."""
 
 from __future__ import annotations
 
@@ -12,14 +12,14 @@ import pytest
 import sentencepiece as spm
 import torch
 
-from llmwidgets.data import CorpusError, load_text
-from llmwidgets.token_viewer import token_spans
-from llmwidgets.tokenizers import (
+from llmwidgets.core.data import CorpusError, load_text
+from llmwidgets.text.tokenizers import (
     CharTokenizer,
     SentencePieceTokenizer,
     tokens_per_char,
     train_sentencepiece,
 )
+from llmwidgets.widgets.token_viewer import token_spans
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
@@ -276,7 +276,7 @@ def test_char_tokenizer_works_without_sentencepiece():
     """sentencepiece is imported lazily, so `import llmwidgets` never needs it."""
     code = (
         "import sys; sys.modules['sentencepiece'] = None\n"
-        "from llmwidgets.tokenizers import CharTokenizer, train_sentencepiece\n"
+        "from llmwidgets.text.tokenizers import CharTokenizer, train_sentencepiece\n"
         "print(CharTokenizer('ba').encode('ab'))\n"
         "try:\n    train_sentencepiece('ab', 300)\n"
         "except ImportError:\n    print('needs sentencepiece')"

@@ -13,11 +13,11 @@ import pytest
 import torch
 from torch import nn
 
-from llmwidgets.batches import TokenBatcher
-from llmwidgets.device import Precision
-from llmwidgets.history import MetricHistory
-from llmwidgets.loss_plot import LiveLossPlot
-from llmwidgets.trainer import Trainer, TrainerConfig, lr_at
+from llmwidgets.core.device import Precision
+from llmwidgets.training.batches import TokenBatcher
+from llmwidgets.training.history import MetricHistory
+from llmwidgets.training.trainer import Trainer, TrainerConfig, lr_at
+from llmwidgets.widgets.loss_plot import LiveLossPlot
 
 VOCAB = 8
 # A learnable sequence: each token fully determines the next one (0 1 2 ... 7 0 1 ...).

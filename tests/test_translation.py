@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from llmwidgets import translation as tr
-from llmwidgets.seq2seq import GRUSeq2Seq
+from llmwidgets.seq2seq import number_task as tr
+from llmwidgets.seq2seq.rnn import GRUSeq2Seq
 
 HAND = {
     0: ("zero", "零"),

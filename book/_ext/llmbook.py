@@ -5,7 +5,7 @@ What it does, for the HTML builder:
 * **plotly.js** — copies ``plotly/package_data/plotly.min.js`` from the installed
   ``plotly`` package into ``_static/`` and loads it (synchronously, in the page head)
   on every page that holds a plotly figure. The figures' ``text/html`` parts
-  (see ``llmwidgets.display.figure_html``) carry no plotly.js of their own and expect
+  (see ``llmwidgets.widgets.display.figure_html``) carry no plotly.js of their own and expect
   ``window.Plotly`` to exist when their inline script runs.
 * **MathJax 3** — copies MathJax's ``es5/`` build from the installed
   ``django-static-mathjax`` package (a plain PyPI wheel that ships MathJax 3.2.2;

@@ -36,7 +36,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from .batches import _check_int
+from llmwidgets.training.batches import _check_int
 
 __all__ = [
     "IGNORE",
@@ -360,7 +360,7 @@ def translate(
         ValueError: for empty input, unknown characters or words, or input longer than
             any number of the task (see :meth:`NumberTask.encode_source`).
     """
-    from .seq2seq import beam_search, greedy_decode
+    from llmwidgets.seq2seq.rnn import beam_search, greedy_decode
 
     src = torch.tensor([task.encode_source(text)])
     max_len = max_len or task.max_tgt_len + 1

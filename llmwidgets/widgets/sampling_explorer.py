@@ -26,8 +26,7 @@ from typing import Any
 import plotly.graph_objects as go
 import torch
 
-from .display import live_widgets_available, show, update
-from .sampling import (
+from llmwidgets.nn.sampling import (
     Model,
     check_logits,
     check_settings,
@@ -37,7 +36,8 @@ from .sampling import (
     sample_next,
     sampling_probs,
 )
-from .sampling import entropy as _entropy
+from llmwidgets.nn.sampling import entropy as _entropy
+from llmwidgets.widgets.display import live_widgets_available, show, update
 
 KEPT_COLOR = "#1f77b4"
 CUT_COLOR = "#b5b5b5"

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .device import Precision, pick_precision
+from llmwidgets.core.device import Precision, pick_precision
 
 __all__ = ["TokenBatcher", "evaluate_loss", "next_token_loss", "split_tokens"]
 

@@ -41,8 +41,8 @@ from typing import Any, TextIO
 import numpy as np
 import plotly.graph_objects as go
 
-from . import display
-from .history import MetricHistory
+from llmwidgets.training.history import MetricHistory
+from llmwidgets.widgets import display
 
 __all__ = ["LiveLossPlot", "format_duration", "format_value"]
 

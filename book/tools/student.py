@@ -21,7 +21,7 @@ cells and of check cells (cells calling a ``check_…`` function) are cleared, a
 
 Usage::
 
-    python -m llmwidgets.student [notebooks_dir] [-o student_dir]
+    python book/tools/student.py [notebooks_dir] [-o student_dir]
 """
 
 from __future__ import annotations
@@ -196,7 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         The exit status: 0 on success, 1 on an error (printed to stderr).
     """
     parser = argparse.ArgumentParser(
-        prog="python -m llmwidgets.student",
+        prog="python book/tools/student.py",
         description="Write student versions of the notebooks (solutions replaced by stubs).",
     )
     parser.add_argument("notebooks", nargs="?", default="notebooks", help="default: notebooks")

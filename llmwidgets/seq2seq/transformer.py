@@ -21,8 +21,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .model import GPT, Block, GPTConfig
-from .seq2seq import Memory, Seq2Seq
+from llmwidgets.nn.gpt import GPT, Block, GPTConfig
+from llmwidgets.seq2seq.rnn import Memory, Seq2Seq
 
 __all__ = [
     "DecoderBlock",

@@ -24,8 +24,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from .attention_capture import AttentionData, check_index, normalize_attention
-from .display import live_widgets_available, show, update
+from llmwidgets.nn.attention import AttentionData, check_index, normalize_attention
+from llmwidgets.widgets.display import live_widgets_available, show, update
 
 __all__ = ["AttentionViewer", "attention_viewer", "grid_figure", "heatmap_figure", "lines_figure"]
 

@@ -35,9 +35,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from .batches import TokenBatcher, _check_int, evaluate_loss, next_token_loss
-from .device import Precision, pick_device, pick_precision, seed_everything
-from .history import MetricHistory
+from llmwidgets.core.device import Precision, pick_device, pick_precision, seed_everything
+from llmwidgets.training.batches import TokenBatcher, _check_int, evaluate_loss, next_token_loss
+from llmwidgets.training.history import MetricHistory
 
 __all__ = ["Trainer", "TrainerConfig", "lr_at"]
 

@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from .batches import _check_int
+from llmwidgets.training.batches import _check_int
 
 __all__ = [
     "AdditiveAttention",

@@ -184,7 +184,7 @@ def environment_report(device: torch.device | str | None = None) -> dict[str, st
         An ordered dict of strings: Python, torch, CUDA, device, memory,
         precision and quick mode. Print it with :func:`print_environment`.
     """
-    from .quick import is_quick
+    from llmwidgets.core.quick import is_quick
 
     dev = pick_device() if device is None else torch.device(device)
     info: dict[str, str] = {

@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from .functional import causal_mask, scaled_dot_product_attention, softmax
+from llmwidgets.nn.functional import causal_mask, scaled_dot_product_attention, softmax
 
 __all__ = [
     "Hint",
@@ -696,7 +696,7 @@ def check_beam_search(my_beam_search: Callable[..., Any] | None) -> None:
     Returns:
         None; prints the result (see :func:`run_check`).
     """
-    from .seq2seq import beam_search_steps
+    from llmwidgets.seq2seq.rnn import beam_search_steps
 
     def trial(fn: Callable[..., Any]) -> str:
         n = 0
@@ -745,7 +745,7 @@ def check_chinese_to_int(my_chinese_to_int: Callable[[str], Any] | None) -> None
     Returns:
         None; prints the result (see :func:`run_check`).
     """
-    from .translation import MAX_NUMBER, number_to_chinese
+    from llmwidgets.seq2seq.number_task import MAX_NUMBER, number_to_chinese
 
     def trial(fn: Callable[[str], Any]) -> str:
         for n in (0, 10, 15, 105, 110, 1005, 1010, 2050, 9999, *range(MAX_NUMBER + 1)):
@@ -1681,7 +1681,7 @@ def check_sampling_probs(my_sampling_probs: Callable[..., Any] | None) -> None:
     Returns:
         None; prints the result (see :func:`run_check`).
     """
-    from .sampling import sampling_probs
+    from llmwidgets.nn.sampling import sampling_probs
 
     def trial(fn: Callable[..., Any]) -> str:
         z = torch.tensor([2.0, 1.0, 0.1, -1.0, 0.5], dtype=torch.float64)
@@ -1772,7 +1772,7 @@ def check_ema(my_ema: Callable[[list, float], Any] | None) -> None:
     Returns:
         None; prints the result (see :func:`run_check`).
     """
-    from .history import MetricHistory
+    from llmwidgets.training.history import MetricHistory
 
     def trial(fn: Callable[[list, float], Any]) -> str:
         gen = torch.Generator().manual_seed(5)
@@ -1846,7 +1846,7 @@ __all__ += ["check_ema", "check_entropy", "check_sampling_probs", "check_top_p_k
 # ------------------------------------------------------- chapter 3: the GPT and its training
 def _tiny_gpt_config(**overrides: Any) -> Any:
     """A GPT small enough to check an exercise in milliseconds."""
-    from .model import GPTConfig
+    from llmwidgets.nn.gpt import GPTConfig
 
     sizes = dict(vocab_size=20, block_size=8, n_layer=1, n_head=2, n_embd=16, dropout=0.0)
     return GPTConfig(**{**sizes, **overrides})
@@ -1864,7 +1864,7 @@ def check_gpt_param_count(my_param_count: Callable[[Any], Any] | None) -> None:
     Returns:
         None; prints the result (see :func:`run_check`).
     """
-    from .model import GPTConfig, gpt_param_count
+    from llmwidgets.nn.gpt import GPTConfig, gpt_param_count
 
     def trial(fn: Callable[[Any], Any]) -> str:
         cases = [
@@ -2009,7 +2009,7 @@ def check_pre_ln_block(my_block: Callable[..., Any] | None) -> None:
     Returns:
         None; prints the result (see :func:`run_check`).
     """
-    from .model import Block
+    from llmwidgets.nn.gpt import Block
 
     def trial(fn: Callable[..., Any]) -> str:
         torch_state = torch.get_rng_state()
@@ -2081,7 +2081,7 @@ def check_weight_tying(my_tie_weights: Callable[[Any], Any] | None) -> None:
     Returns:
         None; prints the result (see :func:`run_check`).
     """
-    from .model import GPT
+    from llmwidgets.nn.gpt import GPT
 
     def trial(fn: Callable[[Any], Any]) -> str:
         torch_state = torch.get_rng_state()
@@ -2191,7 +2191,7 @@ def check_lr_schedule(my_lr_at: Callable[..., Any] | None) -> None:
     Returns:
         None; prints the result (see :func:`run_check`).
     """
-    from .trainer import TrainerConfig, lr_at
+    from llmwidgets.training.trainer import TrainerConfig, lr_at
 
     def trial(fn: Callable[..., Any]) -> str:
         cases = [(1e-3, 1e-4, 10, 100), (6e-4, 6e-5, 0, 20), (2e-3, 2e-4, 50, 60)]
@@ -2313,8 +2313,8 @@ def check_training_loop(my_train_steps: Callable[..., Any] | None) -> None:
     """
     import copy
 
-    from .batches import next_token_loss
-    from .model import GPT
+    from llmwidgets.nn.gpt import GPT
+    from llmwidgets.training.batches import next_token_loss
 
     def reference(model: Any, opt: Any, batches: list, zero_grad: bool = True) -> list[float]:
         losses = []
