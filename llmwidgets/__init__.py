@@ -1,34 +1,23 @@
 """llmwidgets: the reusable pieces of *The LLM Ecosystem* book.
 
-Modules (one concept each):
+The package is in layers; each one imports only from the layers above it in this list:
 
-* :mod:`llmwidgets.device` - device, mixed precision, seeding, environment report;
-* :mod:`llmwidgets.quick` - the quick-mode switch CI uses to shrink notebooks;
-* :mod:`llmwidgets.data` - pinned, hash-verified corpora with a local mirror;
-* :mod:`llmwidgets.display` - plotly figures that render in every frontend and the book;
-* :mod:`llmwidgets.functional` - chapter 4's formulas from scratch (dense, softmax, attention,
-  cross-entropy, perplexity);
-* :mod:`llmwidgets.checks` - checks for the notebooks' exercises;
-* :mod:`llmwidgets.student` - writes student versions of the notebooks;
-* :mod:`llmwidgets.sampling` - next-token probabilities (temperature, top-k, top-p) and sampling;
-* :mod:`llmwidgets.history` - the metric history of a training run (pure data);
-* :mod:`llmwidgets.attention_capture` - attention weights: checks, normalising, capture;
-* :mod:`llmwidgets.tokenizers` - character and sentencepiece tokenizers (lossless newlines);
-* :mod:`llmwidgets.model` - the GPT (exactly GPT-2's architecture), config presets;
-* :mod:`llmwidgets.batches` - token windows for next-token training, evaluation loss;
-* :mod:`llmwidgets.trainer` - the training loop with callbacks, schedule, checkpoints;
-* :mod:`llmwidgets.translation` - chapter 5's task: English number words <-> Chinese numerals;
-* :mod:`llmwidgets.seq2seq` - GRU encoder-decoders (plain and Bahdanau attention), greedy and
-  beam search; :mod:`llmwidgets.seq2seq_transformer` - a Transformer encoder-decoder.
+* :mod:`llmwidgets.core` - device and precision, seeding, quick mode, corpora, input checks;
+* :mod:`llmwidgets.nn` - chapter 4's functional pieces, the GPT, attention capture,
+  optimiser groups, sampling and generation;
+* :mod:`llmwidgets.text` - tokenizers, and the alignment of token pieces to text;
+* :mod:`llmwidgets.training` - batches, the loss and evaluation, the metric history, the
+  trainer and its callbacks;
+* :mod:`llmwidgets.widgets` - display helpers and the four widgets (display code only);
+  :mod:`llmwidgets.seq2seq` - chapter 5's number-translation task, models and decoding;
+* :mod:`llmwidgets.checks` - the automatic checks of the notebooks' exercises.
 
-Widgets (live in a kernel, static plotly figures in the online book; see
-``docs/widget-conventions.md``):
-
-* :mod:`llmwidgets.sampling_explorer` - temperature / top-k / top-p sliders over next tokens;
-* :mod:`llmwidgets.attention_viewer` - heatmap, line and grid views of attention;
-* :mod:`llmwidgets.loss_plot` - a live loss plot fed by a training callback;
-* :mod:`llmwidgets.token_viewer` - coloured token pieces with their ids.
+``import llmwidgets as lw`` gives every public name (``lw.GPT``, ``lw.Trainer``,
+``lw.show`` ...); see ``README.md`` for the map of modules.
 """
+
+import importlib as _importlib
+import sys as _sys
 
 from llmwidgets.core.data import CORPORA, CorpusError, corpus_path, load_text
 from llmwidgets.core.device import (
@@ -65,8 +54,9 @@ from llmwidgets.text.tokenizers import (
     tokens_per_char,
     train_sentencepiece,
 )
-from llmwidgets.training.batches import TokenBatcher, evaluate_loss, next_token_loss, split_tokens
+from llmwidgets.training.batches import TokenBatcher, split_tokens
 from llmwidgets.training.history import MetricHistory
+from llmwidgets.training.losses import evaluate_loss, next_token_loss
 from llmwidgets.training.trainer import Trainer, TrainerConfig, lr_at
 from llmwidgets.widgets.attention_viewer import (
     AttentionViewer,
@@ -80,7 +70,30 @@ from llmwidgets.widgets.loss_plot import LiveLossPlot
 from llmwidgets.widgets.sampling_explorer import SamplingExplorer, sampling_explorer
 from llmwidgets.widgets.token_viewer import TokenViewer, token_spans, token_viewer
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
+
+# Module paths of version 0.1 (a flat package), kept for one release so that notebooks
+# saved from it still import: ``from llmwidgets.model import GPT`` keeps working.
+_MOVED = {
+    "attention_capture": "llmwidgets.nn.attention",
+    "batches": "llmwidgets.training.batches",
+    "data": "llmwidgets.core.data",
+    "device": "llmwidgets.core.device",
+    "display": "llmwidgets.widgets.display",
+    "functional": "llmwidgets.nn.functional",
+    "history": "llmwidgets.training.history",
+    "loss_plot": "llmwidgets.widgets.loss_plot",
+    "model": "llmwidgets.nn.gpt",
+    "quick": "llmwidgets.core.quick",
+    "sampling": "llmwidgets.nn.sampling",
+    "seq2seq_transformer": "llmwidgets.seq2seq.transformer",
+    "tokenizers": "llmwidgets.text.tokenizers",
+    "trainer": "llmwidgets.training.trainer",
+    "translation": "llmwidgets.seq2seq.number_task",
+}
+for _old, _new in _MOVED.items():
+    _sys.modules.setdefault(f"{__name__}.{_old}", _importlib.import_module(_new))
+del _old, _new
 
 __all__ = [
     "attention_viewer",

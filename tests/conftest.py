@@ -1,19 +1,80 @@
-"""Shared fixtures: one headless Chromium per test session, and offline pages.
+"""Shared fixtures and the test layers.
 
-Every browser test opens pages through :class:`OfflinePage`, which blocks and records
-any request to another host, and records console errors, page errors, failed
-requests and HTTP errors, so each test can assert that a page works with no network.
+Layers, as pytest markers (``pytest -m unit`` runs the fast ones in about a minute):
+
+==============  =====================================================================
+``unit``        ``tests/unit/`` and ``tests/checks/``: the package, no kernel, no browser
+``kernel``      tests that start a real Jupyter kernel (marked one by one)
+``notebooks``   every notebook under nbval, in quick mode
+``book``        ``tests/book/``: notebook hygiene, student versions, the book build
+``browser``     tests that drive headless Chromium (the built book, JupyterLab)
+==============  =====================================================================
+
+The README's test command runs them all. Fixtures: :func:`run_in_kernel` executes code
+cells in one fresh kernel; :func:`browser` is one headless Chromium per session, and every
+page is opened through :class:`OfflinePage`, which blocks and records any request to
+another host, and records console errors, page errors, failed requests and HTTP errors,
+so each test can assert that a page works with no network.
 """
 
 from __future__ import annotations
 
 import shutil
+import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))  # tests/_helpers.py, shared by the test folders
+
+_FOLDER_MARKERS = {"unit": "unit", "checks": "unit", "book": "book"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark every test with its layer: by folder, nbval items as ``notebooks``."""
+    for item in items:
+        fixtures = getattr(item, "fixturenames", ())
+        if "browser" in fixtures:
+            item.add_marker(pytest.mark.browser)
+        if "run_in_kernel" in fixtures:
+            item.add_marker(pytest.mark.kernel)
+        path = Path(str(item.fspath)).resolve()
+        if path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.notebooks)
+            continue
+        try:
+            folder = path.relative_to(TESTS).parts[0]
+        except ValueError:
+            continue
+        marker = _FOLDER_MARKERS.get(folder)
+        kernel_or_browser = item.get_closest_marker("kernel") or item.get_closest_marker("browser")
+        if marker == "unit" and kernel_or_browser:
+            continue  # a kernel test in tests/unit/ is not a fast unit test
+        if marker:
+            item.add_marker(getattr(pytest.mark, marker))
+
+
+@pytest.fixture
+def run_in_kernel() -> Callable[..., list]:
+    """Execute code cells in one fresh Python kernel; return each cell's outputs.
+
+    Usage: ``outputs = run_in_kernel("x = 1", "print(x)")`` gives a list with one list
+    of output dicts per cell. An error in a cell fails the test with its traceback.
+    """
+    import nbformat
+    from nbclient import NotebookClient
+
+    def run(*cells: str, timeout: int = 120) -> list:
+        nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+        NotebookClient(nb, timeout=timeout, kernel_name="python3").execute()
+        return [cell.outputs for cell in nb.cells]
+
+    return run
+
 
 CHROMIUM_ARGS = [
     "--headless",

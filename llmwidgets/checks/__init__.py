@@ -2314,7 +2314,7 @@ def check_training_loop(my_train_steps: Callable[..., Any] | None) -> None:
     import copy
 
     from llmwidgets.nn.gpt import GPT
-    from llmwidgets.training.batches import next_token_loss
+    from llmwidgets.training.losses import next_token_loss
 
     def reference(model: Any, opt: Any, batches: list, zero_grad: bool = True) -> list[float]:
         losses = []

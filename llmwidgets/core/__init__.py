@@ -1,1 +1,33 @@
-"""core."""
+"""Core: what every other layer stands on. Imports nothing from the rest of the package.
+
+* :mod:`~llmwidgets.core.device` - device, mixed precision, seeding, environment report;
+* :mod:`~llmwidgets.core.quick` - the quick-mode switch CI uses to shrink notebooks;
+* :mod:`~llmwidgets.core.data` - pinned, hash-verified corpora with a cache and a local mirror;
+* :mod:`~llmwidgets.core.validate` - the package's one set of input checks.
+"""
+
+from llmwidgets.core.data import CORPORA, CorpusError, corpus_path, load_text
+from llmwidgets.core.device import (
+    Precision,
+    environment_report,
+    pick_device,
+    pick_precision,
+    print_environment,
+    seed_everything,
+)
+from llmwidgets.core.quick import is_quick, pick
+
+__all__ = [
+    "CORPORA",
+    "CorpusError",
+    "Precision",
+    "corpus_path",
+    "environment_report",
+    "is_quick",
+    "load_text",
+    "pick",
+    "pick_device",
+    "pick_precision",
+    "print_environment",
+    "seed_everything",
+]

@@ -1,1 +1,49 @@
-"""nn."""
+"""Neural-network pieces: pure computation on tensors (no display, no training loop).
+
+* :mod:`~llmwidgets.nn.functional` - chapter 4's formulas from scratch (dense layer,
+  softmax with temperature, scaled dot-product attention, cross-entropy, perplexity);
+* :mod:`~llmwidgets.nn.gpt` - the GPT (exactly GPT-2's architecture) and its presets;
+* :mod:`~llmwidgets.nn.attention` - attention weights: checks, normalising, capture;
+* :mod:`~llmwidgets.nn.sampling` - temperature, top-k, top-p, sampling and generation;
+* :mod:`~llmwidgets.nn.optim` - AdamW with decay on the matrices only;
+* :mod:`~llmwidgets.nn.modes` - ``eval_mode``: inference without dropout or gradients.
+"""
+
+from llmwidgets.nn.attention import AttentionData, capture_attention, normalize_attention
+from llmwidgets.nn.functional import (
+    causal_mask,
+    cross_entropy,
+    dense,
+    perplexity,
+    scaled_dot_product_attention,
+    softmax,
+)
+from llmwidgets.nn.gpt import GPT, PRESETS, GPTConfig, gpt_param_count
+from llmwidgets.nn.modes import eval_mode, model_device
+from llmwidgets.nn.optim import adamw, decay_groups
+from llmwidgets.nn.sampling import entropy, generate, kept_mask, sample_next, sampling_probs
+
+__all__ = [
+    "GPT",
+    "PRESETS",
+    "AttentionData",
+    "GPTConfig",
+    "adamw",
+    "capture_attention",
+    "causal_mask",
+    "cross_entropy",
+    "decay_groups",
+    "dense",
+    "entropy",
+    "eval_mode",
+    "generate",
+    "gpt_param_count",
+    "kept_mask",
+    "model_device",
+    "normalize_attention",
+    "perplexity",
+    "sample_next",
+    "sampling_probs",
+    "scaled_dot_product_attention",
+    "softmax",
+]

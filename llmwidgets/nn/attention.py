@@ -28,6 +28,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from llmwidgets.nn.modes import eval_mode
+
 __all__ = ["AttentionData", "capture_attention", "normalize_attention"]
 
 #: How far a row sum may be from 1 before :func:`normalize_attention` warns.
@@ -387,14 +389,8 @@ def capture_attention(
     """
     if isinstance(batch_index, bool) or not isinstance(batch_index, Integral) or batch_index < 0:
         raise ValueError(f"batch_index must be an int >= 0, got {batch_index!r}")
-    modes = {module: module.training for module in model.modules()}
     ids = _as_input(ids, model)
-    model.eval()
-    try:
-        with torch.no_grad():
-            if _accepts_return_attention(model):
-                return _capture_returned(model, ids, batch_index, **kwargs)
-            return _capture_hooked(model, ids, batch_index, **kwargs)
-    finally:
-        for module, training in modes.items():
-            module.training = training
+    with eval_mode(model):
+        if _accepts_return_attention(model):
+            return _capture_returned(model, ids, batch_index, **kwargs)
+        return _capture_hooked(model, ids, batch_index, **kwargs)

@@ -25,6 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from llmwidgets.nn.optim import adamw
+
 __all__ = ["PRESETS", "GPT", "GPTConfig", "gpt_param_count"]
 
 _GPT2 = dict(vocab_size=50257, block_size=1024, bias=True, tie_weights=True, dropout=0.1)
@@ -305,13 +307,7 @@ class GPT(nn.Module):
         regularise anything. The defaults are GPT-3's (lr for a 124M model). On CUDA
         the fused AdamW kernel is used.
         """
-        params = [p for p in self.parameters() if p.requires_grad]  # tied: listed once
-        groups = [
-            {"params": [p for p in params if p.dim() >= 2], "weight_decay": weight_decay},
-            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-        ]
-        fused = bool(params) and all(p.is_cuda for p in params)
-        return torch.optim.AdamW(groups, lr=lr, betas=betas, fused=fused or None)
+        return adamw(self, lr, weight_decay, betas)
 
     @classmethod
     def from_gpt2_state_dict(

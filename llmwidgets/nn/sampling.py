@@ -20,13 +20,14 @@ Ties are broken towards the lower token id everywhere, so results are reproducib
 
 from __future__ import annotations
 
-import contextlib
 import math
 import operator
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import torch
+
+from llmwidgets.nn.modes import eval_mode, model_device
 
 #: A language model: ``model(idx)`` with ``idx`` a LongTensor (B, T) returns logits
 #: (B, T, V), a tuple whose first element is those logits, or an object with ``.logits``.
@@ -218,20 +219,6 @@ def sample_next(
     return int(ids) if ids.dim() == 0 else ids
 
 
-@contextlib.contextmanager
-def _inference(model: Model) -> Iterator[None]:
-    """No gradients and eval mode (no dropout) while sampling; the mode is restored after."""
-    training = isinstance(model, torch.nn.Module) and model.training
-    if training:
-        model.eval()
-    try:
-        with torch.no_grad():
-            yield
-    finally:
-        if training:
-            model.train()
-
-
 def next_token_logits(model: Model, ids: Any, context_size: int | None = None) -> torch.Tensor:
     """Run ``model`` on ``ids`` and return the logits at the last position.
 
@@ -246,8 +233,8 @@ def next_token_logits(model: Model, ids: Any, context_size: int | None = None) -
     idx = _as_ids(ids)
     if _check_context_size(context_size) is not None:
         idx = idx[:, -context_size:]
-    idx = idx.to(_model_device(model, idx.device))
-    with _inference(model):
+    idx = idx.to(model_device(model, idx.device))
+    with eval_mode(model):
         out = model(idx)
     out = getattr(out, "logits", out)  # Hugging Face model outputs
     if isinstance(out, (tuple, list)):
@@ -263,12 +250,6 @@ def _check_context_size(context_size: Any) -> int | None:
     if context_size is not None and bad:
         raise ValueError(f"context_size must be None or an integer >= 1, got {context_size!r}")
     return context_size
-
-
-def _model_device(model: Model, default: torch.device) -> torch.device:
-    """The device of the model's parameters (``default`` for a plain function)."""
-    param = next(model.parameters(), None) if isinstance(model, torch.nn.Module) else None
-    return default if param is None else param.device
 
 
 def _as_ids(ids: Any) -> torch.Tensor:
@@ -314,8 +295,8 @@ def generate(
     _check_context_size(context_size)
     one_row = torch.as_tensor(ids).dim() == 1
     idx = _as_ids(ids)
-    idx = idx.to(_model_device(model, idx.device))
-    with _inference(model):
+    idx = idx.to(model_device(model, idx.device))
+    with eval_mode(model):
         for _ in range(steps):
             logits = next_token_logits(model, idx, context_size)  # (B, V), last position
             nxt = sample_next(logits, temperature, top_k, top_p, generator)  # (B,)

@@ -36,12 +36,11 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from llmwidgets.training.batches import _check_int
+from llmwidgets.core.validate import check_int
 
 __all__ = [
     "IGNORE",
     "NumberTask",
-    "PackedSeq2Seq",
     "Seq2SeqBatcher",
     "Seq2SeqData",
     "Vocab",
@@ -153,10 +152,10 @@ def make_splits(
     Returns:
         ``{"train": [...], "val": [...], "test": [...]}``, sorted lists of ints.
     """
-    _check_int("seed", seed, 0)
-    block = _check_int("block", block, 1)
+    check_int("seed", seed, 0)
+    block = check_int("block", block, 1)
     starts = list(range(1000, MAX_NUMBER + 1, block))
-    n_held = _check_int("n_test_blocks", n_test_blocks, 1) + _check_int(
+    n_held = check_int("n_test_blocks", n_test_blocks, 1) + check_int(
         "n_val_blocks", n_val_blocks, 0
     )
     if n_held >= len(starts):
@@ -300,29 +299,29 @@ class NumberTask:
 class Seq2SeqBatcher:
     """Random batches of a :class:`Seq2SeqData`, in the form :class:`llmwidgets.Trainer` takes.
 
-    ``get_batch()`` returns ``x = cat([src, tgt_in], dim=1)`` (B, S + T) and
-    ``y = tgt_out`` (B, T); :class:`PackedSeq2Seq` splits ``x`` again. Rows are drawn with
-    the batcher's own generator, whose state goes into checkpoints (exact resume).
+    ``get_batch()`` returns ``x = (src, tgt_in)`` ((B, S) and (B, T)) and ``y = tgt_out``
+    (B, T); the Trainer calls ``model(src, tgt_in)``. Rows are drawn with the batcher's own
+    generator, whose state goes into checkpoints (exact resume).
     """
 
     def __init__(self, data: Seq2SeqData, batch_size: int, seed: int = 0) -> None:
         self.data = data
-        self.batch_size = _check_int("batch_size", batch_size, 1)
-        self.seed = _check_int("seed", seed, 0)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.seed = check_int("seed", seed, 0)
         self.src_len = data.src.shape[1]
         self.generator = torch.Generator().manual_seed(self.seed)
 
-    def _rows(self, rows: Tensor) -> tuple[Tensor, Tensor]:
+    def _rows(self, rows: Tensor) -> tuple[tuple[Tensor, Tensor], Tensor]:
         d = self.data
-        return torch.cat([d.src[rows], d.tgt_in[rows]], dim=1), d.tgt_out[rows]
+        return (d.src[rows], d.tgt_in[rows]), d.tgt_out[rows]
 
-    def get_batch(self) -> tuple[Tensor, Tensor]:
+    def get_batch(self) -> tuple[tuple[Tensor, Tensor], Tensor]:
         rows = torch.randint(len(self.data), (self.batch_size,), generator=self.generator)
         return self._rows(rows)
 
     def fixed_batches(self, n: int):
         """The same ``n`` batches every call: consecutive rows, wrapping around."""
-        for i in range(_check_int("n", n, 1)):
+        for i in range(check_int("n", n, 1)):
             start = i * self.batch_size
             yield self._rows(torch.arange(start, start + self.batch_size) % len(self.data))
 
@@ -338,17 +337,6 @@ class Seq2SeqBatcher:
             )
         self.seed = int(state["seed"])
         self.generator.set_state(state["generator"])
-
-
-class PackedSeq2Seq(nn.Module):
-    """Adapter for the Trainer: ``forward(x)`` splits ``x`` into ``(src, tgt_in)``."""
-
-    def __init__(self, model: nn.Module, src_len: int) -> None:
-        super().__init__()
-        self.model, self.src_len = model, _check_int("src_len", src_len, 1)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.model(x[:, : self.src_len], x[:, self.src_len :])
 
 
 def translate(

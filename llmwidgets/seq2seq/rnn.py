@@ -11,7 +11,7 @@ right-padded with ``pad_id``; padded positions never influence the result.
   additive attention (:class:`AdditiveAttention`) in the decoder;
 * :class:`llmwidgets.seq2seq_transformer.TransformerSeq2Seq` - the Transformer;
 * :func:`greedy_decode`, :func:`beam_search` (width k; k = 1 is greedy) and
-  :func:`sequence_loss` (cross-entropy that skips ``IGNORE`` targets).
+  the loss is :func:`llmwidgets.training.losses.next_token_loss` (it skips ``IGNORE`` targets).
 """
 
 from __future__ import annotations
@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
-from llmwidgets.training.batches import _check_int
+from llmwidgets.core.validate import check_int
+from llmwidgets.nn.modes import eval_mode, model_device
 
 __all__ = [
     "AdditiveAttention",
@@ -36,25 +36,9 @@ __all__ = [
     "beam_search",
     "beam_search_steps",
     "greedy_decode",
-    "sequence_loss",
 ]
 
 Memory = dict[str, Tensor]
-
-
-def sequence_loss(logits: Tensor, tgt_out: Tensor, ignore_index: int = -100) -> Tensor:
-    """Mean cross-entropy of ``(B, T, V)`` logits over the targets that are not ``ignore_index``.
-
-    ``F.cross_entropy`` wants the classes in dimension 1: ``(N, V)`` rows (used here,
-    after flattening) or ``(B, V, T)``; a ``(T, B, V)`` tensor is wrong for it.
-    """
-    if logits.dim() != 3 or logits.shape[:2] != tgt_out.shape:
-        raise ValueError(
-            f"logits {tuple(logits.shape)} and targets {tuple(tgt_out.shape)} must be (B, T, V) "
-            "and (B, T)"
-        )
-    flat = logits.reshape(-1, logits.shape[-1]).float()
-    return F.cross_entropy(flat, tgt_out.reshape(-1), ignore_index=ignore_index)
 
 
 class Seq2Seq(nn.Module):
@@ -217,22 +201,15 @@ class AttentionGRUSeq2Seq(Seq2Seq):
 # ----------------------------------------------------------------------------- decoding
 
 
-def _inference(model: nn.Module, src: Tensor) -> tuple[bool, Tensor]:
-    was_training = model.training
-    model.eval()
-    return was_training, src.to(next(model.parameters()).device)
-
-
-@torch.no_grad()
 def greedy_decode(model: Seq2Seq, src: Tensor, bos: int, eos: int, max_len: int) -> list[list[int]]:
     """The most probable next token, step by step, for a batch ``src`` (B, S).
 
     Returns:
         B lists of ids, without ``<bos>`` and cut before the first ``<eos>``.
     """
-    max_len = _check_int("max_len", max_len, 1)
-    was_training, src = _inference(model, src)
-    try:
+    max_len = check_int("max_len", max_len, 1)
+    with eval_mode(model):
+        src = src.to(model_device(model))
         memory = model.encode(src)
         ys = torch.full((src.shape[0], 1), bos, dtype=torch.long, device=src.device)
         done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
@@ -243,8 +220,6 @@ def greedy_decode(model: Seq2Seq, src: Tensor, bos: int, eos: int, max_len: int)
             done |= nxt == eos
             if done.all():
                 break
-    finally:
-        model.train(was_training)
     out = []
     for row in ys[:, 1:].tolist():
         out.append(row[: row.index(eos)] if eos in row else row)
@@ -269,8 +244,8 @@ def beam_search_steps(
         Finished hypotheses stay in the beam and compete with the unfinished ones; the
         search stops when all k are finished (or at ``max_len``).
     """
-    k = _check_int("beam_width", beam_width, 1)
-    max_len = _check_int("max_len", max_len, 1)
+    k = check_int("beam_width", beam_width, 1)
+    max_len = check_int("max_len", max_len, 1)
     beam: list[tuple[list[int], float, bool]] = [([], 0.0, False)]  # (ids, log-prob, done)
     for _ in range(max_len):
         alive = [h for h in beam if not h[2]]
@@ -291,7 +266,6 @@ def beam_search_steps(
     return [(h[0], h[1]) for h in sorted(beam, key=lambda h: -rank(h))]
 
 
-@torch.no_grad()
 def beam_search(
     model: Seq2Seq, src: Tensor, bos: int, eos: int, beam_width: int, max_len: int,
     length_penalty: float = 0.0,
@@ -301,8 +275,8 @@ def beam_search(
     src = src[None] if src.dim() == 1 else src
     if src.shape[0] != 1:
         raise ValueError(f"beam_search translates one source at a time, got {src.shape[0]}")
-    was_training, src = _inference(model, src)
-    try:
+    with eval_mode(model):
+        src = src.to(model_device(model))
         memory = model.encode(src)
 
         def step(prefixes: Tensor) -> Tensor:
@@ -312,5 +286,3 @@ def beam_search(
             return logits.float().log_softmax(dim=-1).cpu()
 
         return beam_search_steps(step, bos, eos, beam_width, max_len, length_penalty)
-    finally:
-        model.train(was_training)

@@ -1,4 +1,4 @@
-"""Batches of token windows for language-model training, and the validation loss.
+"""Batches of token windows for language-model training.
 
 A language model learns to predict token ``t + 1`` from tokens ``0..t``. From one
 long 1-D tensor of token ids we cut random windows of ``block_size + 1`` tokens;
@@ -13,9 +13,8 @@ one) are the targets ``y``::
 * :func:`split_tokens` - a contiguous train / validation split;
 * :class:`TokenBatcher` - random windows drawn with its own ``torch.Generator``,
   whose state is saved in checkpoints so a resumed run sees the same batches;
-* :func:`next_token_loss` - cross-entropy of ``(B, T, V)`` logits against ``(B, T)``
-  targets;
-* :func:`evaluate_loss` - the mean loss over fixed batches, in eval mode, no grad.
+
+The loss and the evaluation loop are in :mod:`llmwidgets.training.losses`.
 """
 
 from __future__ import annotations
@@ -25,21 +24,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import torch
-import torch.nn.functional as F
-from torch import Tensor, nn
+from torch import Tensor
 
-from llmwidgets.core.device import Precision, pick_precision
+from llmwidgets.core.validate import check_int
 
-__all__ = ["TokenBatcher", "evaluate_loss", "next_token_loss", "split_tokens"]
-
-
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    """Return ``value`` as an int >= ``minimum``, or raise ValueError naming it."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise ValueError(f"{name} must be an int, got {value!r}")
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}")
-    return int(value)
+__all__ = ["TokenBatcher", "split_tokens"]
 
 
 def _check_ids(ids: Any) -> Tensor:
@@ -97,9 +86,9 @@ class TokenBatcher:
 
     def __init__(self, data: Tensor, block_size: int, batch_size: int, seed: int = 0) -> None:
         self.data = _check_ids(data)
-        self.block_size = _check_int("block_size", block_size, 1)
-        self.batch_size = _check_int("batch_size", batch_size, 1)
-        self.seed = _check_int("seed", seed, 0)
+        self.block_size = check_int("block_size", block_size, 1)
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.seed = check_int("seed", seed, 0)
         if len(self.data) < self.block_size + 1:
             raise ValueError(
                 f"data has {len(self.data)} tokens, fewer than block_size + 1 = "
@@ -143,7 +132,7 @@ class TokenBatcher:
         Returns:
             An iterator over ``n`` pairs ``(x, y)`` as from :meth:`get_batch`.
         """
-        n = _check_int("n", n, 1)
+        n = check_int("n", n, 1)
         gen = torch.Generator().manual_seed(self.seed)
         for _ in range(n):
             yield self._windows(torch.randint(self.num_windows, (self.batch_size,), generator=gen))
@@ -184,71 +173,3 @@ class TokenBatcher:
             f"TokenBatcher(tokens={len(self.data)}, block_size={self.block_size}, "
             f"batch_size={self.batch_size}, seed={self.seed})"
         )
-
-
-def next_token_loss(logits: Tensor | tuple[Tensor, ...], targets: Tensor) -> Tensor:
-    """Mean cross-entropy of next-token logits against the target ids.
-
-    Args:
-        logits: ``(B, T, V)`` scores from ``model(x)``. A tuple (as minGPT and
-            nanoGPT return ``(logits, loss)``) is accepted; its first item is used.
-        targets: ``(B, T)`` int64 ids of the next tokens.
-
-    Returns:
-        A scalar tensor: cross-entropy over all ``B * T`` positions, computed in fp32.
-
-    Raises:
-        ValueError: if the shapes do not fit together.
-    """
-    if isinstance(logits, (tuple, list)):
-        logits = logits[0]
-    if not isinstance(logits, Tensor) or logits.dim() != 3:
-        got = tuple(logits.shape) if isinstance(logits, Tensor) else type(logits).__name__
-        raise ValueError(f"model(idx) must return logits of shape (B, T, V), got {got}")
-    if logits.shape[:2] != targets.shape:
-        raise ValueError(
-            f"logits have shape {tuple(logits.shape)} but targets {tuple(targets.shape)}; "
-            "the model must return one row of logits per input position (B, T, V)"
-        )
-    # Flatten to (B*T, V) rows and (B*T,) targets; fp32 keeps the log-softmax exact.
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)).float(), targets.reshape(-1))
-
-
-def evaluate_loss(
-    model: nn.Module,
-    batcher: TokenBatcher,
-    iters: int,
-    precision: Precision | None = None,
-) -> float:
-    """Mean next-token loss over ``iters`` fixed batches, without gradients.
-
-    The model is put in eval mode (no dropout) and then back in the mode it was
-    in. The batches are :meth:`TokenBatcher.fixed_batches`, so two evaluations of
-    the same weights give the same number.
-
-    Args:
-        model: any module with ``model(idx) -> logits (B, T, V)``.
-        batcher: where the batches come from (usually the validation split).
-        iters: the number of batches to average, >= 1.
-        precision: autocast settings; ``None`` picks them for the model's device.
-
-    Returns:
-        The mean loss as a Python float.
-    """
-    iters = _check_int("iters", iters, 1)
-    device = next(model.parameters()).device
-    if precision is None:
-        precision = pick_precision(device)
-    was_training = model.training
-    model.eval()
-    total = torch.zeros((), device=device)
-    try:
-        with torch.no_grad():
-            for x, y in batcher.fixed_batches(iters):
-                x, y = x.to(device), y.to(device)
-                with precision.autocast():
-                    logits = model(x)
-                total += next_token_loss(logits, y)
-    finally:
-        model.train(was_training)
-    return total.item() / iters  # one device sync for all batches

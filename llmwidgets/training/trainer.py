@@ -36,8 +36,11 @@ import torch
 from torch import nn
 
 from llmwidgets.core.device import Precision, pick_device, pick_precision, seed_everything
-from llmwidgets.training.batches import TokenBatcher, _check_int, evaluate_loss, next_token_loss
+from llmwidgets.core.validate import check_int
+from llmwidgets.nn.optim import adamw
+from llmwidgets.training.batches import TokenBatcher
 from llmwidgets.training.history import MetricHistory
+from llmwidgets.training.losses import evaluate_loss, model_inputs, next_token_loss
 
 __all__ = ["Trainer", "TrainerConfig", "lr_at"]
 
@@ -72,10 +75,10 @@ class TrainerConfig:
     def __post_init__(self) -> None:
         for name, minimum in (("max_steps", 1), ("warmup_steps", 0), ("eval_every", 1),
                               ("eval_iters", 1), ("seed", 0), ("checkpoint_every", 0)):  # fmt: skip
-            _check_int(name, getattr(self, name), minimum)
+            check_int(name, getattr(self, name), minimum)
         for name in ("batch_size", "lr_decay_steps"):  # None means "the default"
             if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), 1)
+                check_int(name, getattr(self, name), 1)
         for name in ("lr", "min_lr", "weight_decay", "grad_clip"):  # numbers first...
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, numbers.Real):
@@ -131,23 +134,11 @@ def lr_at(step: int, config: TrainerConfig) -> float:
     return config.min_lr + (config.lr - config.min_lr) * 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def _default_optimizer(model: nn.Module, config: TrainerConfig, device: torch.device):
-    """AdamW with weight decay on matrices (>= 2-D) and none on biases and norms."""
-    params = [p for p in model.parameters() if p.requires_grad]
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": config.weight_decay},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    groups = [g for g in groups if g["params"]]  # a model may have no biases at all
-    fused = device.type == "cuda"  # one kernel for all parameters on CUDA
-    return torch.optim.AdamW(groups, lr=config.lr, betas=config.betas, fused=fused)
-
-
 def _make_optimizer(model: nn.Module, config: TrainerConfig, device: torch.device):
     """Use ``model.configure_optimizers`` when the model has one, else AdamW."""
     configure = getattr(model, "configure_optimizers", None)
     if not callable(configure):
-        return _default_optimizer(model, config, device)
+        return adamw(model, config.lr, config.weight_decay, config.betas)
     # Pass the settings under the names the method takes (nanoGPT's or torch's);
     # a method with **kwargs also gets weight_decay, lr and betas.
     offered = {
@@ -274,7 +265,7 @@ class Trainer:
         cfg = self.config
         last = cfg.max_steps
         if steps is not None:
-            last = min(cfg.max_steps, self.step + _check_int("steps", steps, 1))
+            last = min(cfg.max_steps, self.step + check_int("steps", steps, 1))
         for _, on_train_begin, _ in self.callbacks:
             if on_train_begin is not None:
                 on_train_begin()
@@ -288,11 +279,12 @@ class Trainer:
                     group["lr"] = lr
                 # 2. A fresh batch, moved to the model's device.
                 x, y = self.train_batcher.get_batch()
-                x, y = x.to(self.device, non_blocking=True), y.to(self.device, non_blocking=True)
+                x = model_inputs(x, self.device)  # one tensor, or (src, tgt_in) for seq2seq
+                y = y.to(self.device, non_blocking=True)
                 # 3. Forward pass INSIDE the loop: the logits must come from the current
                 #    weights, so they are recomputed at every step.
                 with self.precision.autocast():
-                    logits = self.model(x)
+                    logits = self.model(*x)
                 loss = next_token_loss(logits, y)  # cross-entropy over (B*T, V), in fp32
                 train_loss = loss.item()
                 metrics = {"train_loss": train_loss, "lr": lr}
@@ -316,7 +308,7 @@ class Trainer:
                 self.optimizer.zero_grad(set_to_none=True)
                 self.step = step
                 metrics["grad_norm"] = grad_norm.item()
-                metrics["tokens_per_sec"] = x.numel() / max(time.perf_counter() - t0, 1e-9)
+                metrics["tokens_per_sec"] = y.numel() / max(time.perf_counter() - t0, 1e-9)
                 # 8. Validation loss every eval_every steps and at the last step.
                 if self.val_batcher is not None and (
                     step % cfg.eval_every == 0 or step == cfg.max_steps

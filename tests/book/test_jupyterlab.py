@@ -20,7 +20,7 @@ import pytest
 from conftest import OfflinePage
 
 TOKEN = "llmwidgets-test"
-SCREENSHOTS = Path(__file__).resolve().parents[1] / "_build" / "test" / "screenshots"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "_build" / "test" / "screenshots"
 KERNEL_IDLE = """() => {
   const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
   const k = w && w.sessionContext && w.sessionContext.session && w.sessionContext.session.kernel;

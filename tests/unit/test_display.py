@@ -59,6 +59,7 @@ def test_update_needs_a_handle():
         update(None, _fig())
 
 
+@pytest.mark.kernel
 def test_show_and_update_in_a_real_kernel():
     """In a kernel, show() emits one output with both parts; update() replaces it in place."""
     code = """
@@ -90,7 +91,7 @@ def test_not_in_kernel_here():
 def test_colab_custom_widget_manager_enabled_once(monkeypatch):
     import types
 
-    from llmwidgets import display
+    from llmwidgets.widgets import display
 
     calls = []
     output = types.SimpleNamespace(enable_custom_widget_manager=lambda: calls.append(1))

@@ -6,7 +6,7 @@ import math
 
 import pytest
 import torch
-from check_contract import contract_tests
+from _helpers import contract_tests
 
 from llmwidgets import checks
 from llmwidgets.nn.sampling import sampling_probs

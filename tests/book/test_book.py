@@ -26,7 +26,7 @@ import pytest
 import yaml
 from conftest import OfflinePage
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BUILD_ROOT = ROOT / "_build" / "test"
 SCREENSHOTS = BUILD_ROOT / "screenshots"
 REPOSITORY = "llm-ecosystem-book/llm-ecosystem"

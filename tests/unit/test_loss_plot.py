@@ -337,6 +337,7 @@ def test_format_value():
     assert format_value("loss", float("nan")) == "nan"
 
 
+@pytest.mark.kernel
 def test_one_display_output_in_a_real_kernel():
     """50 steps then on_train_end(): exactly one output, redrawn in place, 50 points."""
     code = """

@@ -12,7 +12,7 @@ import torch.nn.functional as F
 import llmwidgets as lw
 from llmwidgets.nn.gpt import MLP, Block, CausalSelfAttention
 from llmwidgets.seq2seq import rnn as s2s
-from llmwidgets.seq2seq.number_task import NumberTask, PackedSeq2Seq, Seq2SeqBatcher
+from llmwidgets.seq2seq.number_task import NumberTask, Seq2SeqBatcher
 from llmwidgets.seq2seq.transformer import (
     DecoderBlock,
     EncoderBlock,
@@ -90,7 +90,7 @@ def test_decoder_is_causal(kind):
 def test_teacher_forced_loss_equals_a_hand_loop():
     model = make("gru")
     tgt_out = torch.tensor([[3, 4, 5, 2], [6, 2, -100, -100], [7, 8, 2, -100]])
-    loss = s2s.sequence_loss(model(SRC, TGT_IN), tgt_out)
+    loss = lw.next_token_loss(model(SRC, TGT_IN), tgt_out)
     # By hand: run the decoder one token at a time, carrying its state, and average
     # -log p(right token) over the positions that are not padding.
     dec = model.decoder
@@ -109,7 +109,7 @@ def test_teacher_forced_loss_equals_a_hand_loop():
     # the Trainer's loss (F.cross_entropy's ignore_index=-100) is the same number
     assert lw.next_token_loss(model(SRC, TGT_IN), tgt_out).item() == pytest.approx(loss.item())
     with pytest.raises(ValueError, match=r"\(B, T, V\)"):
-        s2s.sequence_loss(model(SRC, TGT_IN).transpose(0, 1), tgt_out)
+        lw.next_token_loss(model(SRC, TGT_IN).transpose(0, 1), tgt_out)
 
 
 def test_source_bug_time_first_logits_break_cross_entropy():
@@ -119,7 +119,7 @@ def test_source_bug_time_first_logits_break_cross_entropy():
         torch.nn.CrossEntropyLoss()(logits, targets)
     right = torch.nn.CrossEntropyLoss()(logits.permute(1, 2, 0), targets.T)  # (B, V, T)
     assert right.item() == pytest.approx(
-        s2s.sequence_loss(logits.transpose(0, 1), targets.T).item()
+        lw.next_token_loss(logits.transpose(0, 1), targets.T).item()
     )
 
 
@@ -287,7 +287,7 @@ def test_trainer_trains_a_seq2seq_model_and_resumes_exactly(tmp_path):
             checkpoint_path=str(path), device="cpu",
         )  # fmt: skip
         return lw.Trainer(
-            PackedSeq2Seq(model, train.src.shape[1]), cfg,
+            model, cfg,
             Seq2SeqBatcher(train, 8, seed=1), Seq2SeqBatcher(val, 8),
         )  # fmt: skip
 

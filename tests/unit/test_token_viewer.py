@@ -10,7 +10,7 @@ import sentencepiece as spm
 from llmwidgets.core.data import CorpusError, load_text
 from llmwidgets.widgets.token_viewer import PALETTE, TokenViewer, token_spans, token_viewer
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 TEXTS = [
     "To be, or not to be: that is the question.",

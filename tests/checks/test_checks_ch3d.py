@@ -7,10 +7,10 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
-from check_contract import contract_tests
+from _helpers import contract_tests
 
 from llmwidgets import checks
-from llmwidgets.training.batches import next_token_loss
+from llmwidgets.training.losses import next_token_loss
 
 # ------------------------------------------------------------------ correct answers
 

@@ -8,7 +8,7 @@ import pytest
 from llmwidgets.core import data
 from llmwidgets.core.data import CORPORA, Corpus, CorpusError, corpus_path, load_text
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PAYLOAD = b"hello corpus\n" * 100
 
 

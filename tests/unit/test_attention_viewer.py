@@ -360,6 +360,7 @@ def _decode(array):
     return np.asarray(array, dtype=float)
 
 
+@pytest.mark.kernel
 def test_live_form_in_a_real_kernel():
     """One plotly output (redrawn in place to layer 1, head 0) plus the controls."""
     w = _weights(layers=2, heads=2, n_q=4, n_k=4)

@@ -265,6 +265,7 @@ explorer.set(temperature=2.0)
 """
 
 
+@pytest.mark.kernel
 def test_live_form_in_a_real_kernel_updates_in_place():
     code = LIVE_CELL.format(logits=LOGITS.tolist(), labels=LABELS)
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from check_contract import contract_tests
+from _helpers import contract_tests
 
 from llmwidgets import checks
 

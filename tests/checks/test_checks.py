@@ -7,7 +7,7 @@ import math
 import numpy as np
 import pytest
 import torch
-from check_contract import contract_tests
+from _helpers import contract_tests
 
 from llmwidgets import checks
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from check_contract import contract_tests
+from _helpers import contract_tests
 
 from llmwidgets import checks
 

@@ -21,7 +21,7 @@ from llmwidgets.text.tokenizers import (
 )
 from llmwidgets.widgets.token_viewer import token_spans
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
 ENGLISH = """To be, or not to be, that is the question:
 Whether 'tis nobler in the mind to suffer

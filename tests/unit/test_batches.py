@@ -5,7 +5,8 @@ import torch
 from torch import nn
 
 from llmwidgets.core.device import Precision
-from llmwidgets.training.batches import TokenBatcher, evaluate_loss, next_token_loss, split_tokens
+from llmwidgets.training.batches import TokenBatcher, split_tokens
+from llmwidgets.training.losses import evaluate_loss, next_token_loss
 
 
 class Bigram(nn.Module):
@@ -100,7 +101,7 @@ def test_batcher_errors_name_the_values():
     with pytest.raises(ValueError, match=r"10 tokens.*block_size \+ 1 = 11"):
         TokenBatcher(torch.arange(10), block_size=10, batch_size=2)
     TokenBatcher(torch.arange(11), block_size=10, batch_size=2)  # exactly enough
-    with pytest.raises(ValueError, match="batch_size must be >= 1, got 0"):
+    with pytest.raises(ValueError, match="batch_size must be an int >= 1, got 0"):
         TokenBatcher(torch.arange(100), block_size=4, batch_size=0)
     with pytest.raises(ValueError, match="block_size"):
         TokenBatcher(torch.arange(100), block_size=0, batch_size=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from check_contract import contract_tests
+from _helpers import contract_tests
 
 from llmwidgets import checks
 from llmwidgets.seq2seq.number_task import number_to_chinese
