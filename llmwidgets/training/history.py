@@ -463,5 +463,23 @@ class MetricHistory:
         hist._t_stop = now
         return hist
 
+    def load_dict(self, data: Mapping[str, Any]) -> None:
+        """Replace this history's contents, in place, with a :meth:`to_dict` copy.
+
+        Everything that holds this object (a live loss plot, a notebook variable) then
+        sees the restored run: this is how ``Trainer.resume`` keeps one history.
+
+        Args:
+            data: a dict from :meth:`to_dict`.
+
+        Returns:
+            None.
+
+        Raises:
+            ValueError: as :meth:`from_dict`; the history is unchanged then.
+        """
+        restored = type(self).from_dict(data, clock=self._clock)
+        self.__dict__.update(restored.__dict__)
+
     def __repr__(self) -> str:
         return f"MetricHistory(step={self._last_step}, metrics={self.names})"

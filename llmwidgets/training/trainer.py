@@ -175,6 +175,16 @@ def _callback_hooks(callback: Any) -> tuple[Callable, Callable | None, Callable 
     return step_end, begin if callable(begin) else None, end if callable(end) else None
 
 
+def _takes_an_argument(fn: Callable) -> bool:
+    """Whether ``fn`` accepts one positional argument (``on_train_begin(history)``)."""
+    try:
+        params = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return any(p.kind in positional or p.kind is p.VAR_POSITIONAL for p in params)
+
+
 def _model_config(model: nn.Module) -> dict[str, Any] | None:
     """The model's ``config`` as a dict, when it is a dataclass (as in minGPT)."""
     config = getattr(model, "config", None)
@@ -193,7 +203,9 @@ class Trainer:
         train_batcher: gives ``(x, y)`` batches (a :class:`TokenBatcher`).
         val_batcher: batches for the validation loss; ``None`` skips validation.
         callbacks: objects with ``on_step_end(step, metrics)`` (and optionally
-            ``on_train_begin()`` / ``on_train_end()``), or callables ``f(step, metrics)``.
+            ``on_train_begin(history)`` - it receives the trainer's one
+            :class:`MetricHistory` - or ``on_train_begin()``, and ``on_train_end()``), or
+            callables ``f(step, metrics)``.
         precision: autocast and loss scaling; ``None`` uses :func:`pick_precision`
             (bf16 on CUDA >= 8.0, fp16 + GradScaler below, fp32 on CPU/MPS).
 
@@ -267,8 +279,10 @@ class Trainer:
         if steps is not None:
             last = min(cfg.max_steps, self.step + check_int("steps", steps, 1))
         for _, on_train_begin, _ in self.callbacks:
-            if on_train_begin is not None:
-                on_train_begin()
+            if on_train_begin is not None:  # the trainer's one history, to callbacks that want it
+                on_train_begin(self.history) if _takes_an_argument(
+                    on_train_begin
+                ) else on_train_begin()
         self.model.train()
         try:
             for step in range(self.step + 1, last + 1):
@@ -464,5 +478,5 @@ class Trainer:
             torch.cuda.set_rng_state_all(rng["cuda"])
         self.step = int(ckpt["step"])
         self.best_val_loss = float(ckpt["best_val_loss"])
-        self.history = MetricHistory.from_dict(ckpt["history"])
+        self.history.load_dict(ckpt["history"])  # in place: whoever holds it sees the run
         return self.step
