@@ -154,7 +154,10 @@ def bool_mask(value: Any, what: str, shape: tuple[int, int]) -> torch.Tensor:
             "queries (the positions that look), columns the keys (the positions looked at)"
         )
     if tuple(got.shape) != shape:
-        raise Hint(f"{what} should have shape {shape}, got {tuple(got.shape)}")
+        raise Hint(
+            f"{what} has shape {tuple(got.shape)}, which does not fit: it needs one row per "
+            "query (a position that looks) and one column per key (a position looked at)"
+        )
     if got.dtype != torch.bool:
         raise Hint(
             f"{what} has dtype {got.dtype}; return a bool tensor (True = may attend), "

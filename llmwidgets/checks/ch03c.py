@@ -192,7 +192,11 @@ def check_multihead_attention(my_mha: Callable[..., Any]) -> str:
             # Without the output projection: the same layer with an identity c_proj.
             unprojected = _library_layer(w_qkv, b_qkv, torch.eye(C), torch.zeros(C), n_head)(x)
         wrong = [
-            (unprojected, "finish with the output projection: merged heads @ w_out.T + b_out"),
+            (
+                unprojected,
+                "finish with the output projection w_out, b_out, which mixes the merged heads "
+                "(nn.Linear's layout: weight is (out_features, in_features))",
+            ),
             (
                 _mha_slip(x, *weights, n_head, causal=False),
                 "apply the causal mask: position t may not see positions after t",

@@ -133,36 +133,26 @@ def _sampling_slips(
     def renormalised(mask: torch.Tensor) -> torch.Tensor:
         return probs * mask / (probs * mask).sum()
 
-    slips = []
-    if p < 1:
-        slips.append(
-            (
-                renormalised(top_k & kept_mask(logits, t, top_p=p)),
-                "apply top-p to the distribution left after top-k, renormalised to sum "
-                "to 1 (the order is temperature → top-k → top-p)",
-            )
-        )
-    slips.append(
+    # Top-p that drops the crossing token (at p = 1 nothing is cut: rounding could
+    # otherwise make the running sum pass 1 and drop the last token).
+    dropped = top_k & _drop_crossing(renormalised(top_k), p) if p < 1 else top_k
+    return [
         (
-            probs * kept_mask(logits, t, k, p),
-            "renormalise the kept probabilities so they sum to 1",
-        )
-    )
-    if p < 1:
-        slips.append(
-            (
-                renormalised(top_k & _drop_crossing(renormalised(top_k), p)),
-                "keep the token that makes the running sum reach top_p too: keep a token "
-                "while the probability before it is below top_p",
-            )
-        )
-    slips.append(
+            renormalised(top_k & kept_mask(logits, t, top_p=p)),
+            "apply top-p to the distribution left after top-k, renormalised to sum "
+            "to 1 (the order is temperature → top-k → top-p)",
+        ),
+        (probs * kept_mask(logits, t, k, p), "renormalise the kept probabilities so they sum to 1"),
+        (
+            renormalised(dropped),
+            "keep the token that makes the running sum reach top_p too: keep a token "
+            "while the probability before it is below top_p",
+        ),
         (
             sampling_probs(logits * t, 1.0, k, p),
             "divide the logits by the temperature; you multiplied",
-        )
-    )
-    return slips
+        ),
+    ]
 
 
 @exercise("exercise 3 (temperature → top-k → top-p)")

@@ -77,7 +77,7 @@ def full(rows, cols):
         (masks_with(2, lambda s, t: full(t, s).tril()), "needs no causal mask"),
         (masks_with(2, lambda s, t: full(s, t)), "the transpose of"),
         (masks_with(2, lambda s, t: full(t, s).int()), "return a bool tensor"),
-        (masks_with(2, lambda s, t: full(t, t)), "should have shape"),
+        (masks_with(2, lambda s, t: full(t, t)), "one row per query"),
         (lambda s, t: attention_masks_ok(s, t)[:2], "a tuple of three masks"),
         (masks_with(1, lambda s, t: ~full(t, t).tril()), "is inverted"),
         (masks_with(0, lambda s, t: full(s, s).fill_diagonal_(False)), "wrong encoder self-att"),
