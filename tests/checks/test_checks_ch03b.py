@@ -1,9 +1,9 @@
-"""The tokenization exercises' checks: right answers pass, typical slips get their hint."""
+"""Notebook 03b's checks (tokenization): right answers pass, typical slips get their hint."""
 
 from __future__ import annotations
 
 import pytest
-from _helpers import contract_tests
+from _helpers import assert_fails, contract_tests
 
 from llmwidgets import checks
 
@@ -44,19 +44,7 @@ CHECKS = {
     "merge_pair": (checks.check_merge_pair, merge_pair_ok),
 }
 
-(
-    test_correct_answer_passes,
-    test_unanswered_exercise_fails_with_clear_message,
-    test_exported,
-) = contract_tests(CHECKS)
-
-
-def assert_fails(check, answer, hint, capsys):
-    with pytest.raises(AssertionError) as err:
-        check(answer)
-    printed = capsys.readouterr().out
-    assert "✗" in printed and hint in printed, printed
-    assert hint in str(err.value)
+TestContract = contract_tests(CHECKS)
 
 
 # ------------------------------------------------------------------ typical wrong answers
@@ -91,8 +79,10 @@ def decode_to_list(text):
         (returns_characters, "not characters"),
         (decode_to_list, "one string"),
         (lambda text: char_tokenizer_ok(text)[0], "return a pair"),
+        (lambda text: (lambda s: [0] * len(s), lambda ids: ""), "print your vocabulary"),
+        (lambda text: (char_tokenizer_ok(text)[0], lambda ids: "x"), "should give s back"),
     ],
-    ids=["first-seen", "one-based", "characters", "decode-list", "not-a-pair"],
+    ids=["first-seen", "one-based", "characters", "decode-list", "not-a-pair", "ids", "decode"],
 )
 def test_char_tokenizer_wrong_answers(answer, hint, capsys):
     assert_fails(checks.check_char_tokenizer, answer, hint, capsys)
@@ -135,7 +125,7 @@ def last_of_ties(words):
         (unweighted, "weight each pair"),
         (last_of_ties, "tie with count 9"),
         (lambda words: "es", "tuple of two symbols"),
-        (lambda words: ("w", "i"), "the most frequent pair is"),
+        (lambda words: ("w", "i"), "('w', 'i') occurs 3 times, and another pair more often"),
     ],
     ids=["unweighted", "last-tie", "string", "constant"],
 )
@@ -169,6 +159,13 @@ def merge_overlapping(words, pair):
 )
 def test_merge_pair_wrong_answers(answer, hint, capsys):
     assert_fails(checks.check_merge_pair, answer, hint, capsys)
+
+
+def test_hints_do_not_show_the_answer(capsys):
+    message = assert_fails(checks.check_most_frequent_pair, last_of_ties, "tie", capsys)
+    assert "('e', 's')" not in message  # the pair seen first, which the check wants
+    message = assert_fails(checks.check_merge_pair, merge_overlapping, "overlap", capsys)
+    assert "'es', 't'" not in message  # the merged toy corpus
 
 
 def test_merge_check_does_not_let_the_answer_spoil_its_cases(capsys):

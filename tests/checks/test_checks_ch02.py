@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from _helpers import contract_tests
+from _helpers import assert_fails, contract_tests
 
 from llmwidgets import checks
 
@@ -39,11 +39,7 @@ CHECKS = {
     "model_family": (checks.check_model_family, family_ok),
 }
 
-(
-    test_correct_answer_passes,
-    test_unanswered_exercise_fails_with_clear_message,
-    test_exported,
-) = contract_tests(CHECKS)
+TestContract = contract_tests(CHECKS)
 
 
 def test_other_answer_forms_pass(capsys):
@@ -52,14 +48,6 @@ def test_other_answer_forms_pass(capsys):
     checks.check_model_family(lambda task: family_ok(task).upper().replace("-", " "))
     checks.check_attention_masks(lambda s, t: list(attention_masks_ok(s, t)))
     assert capsys.readouterr().out.count("✓ correct") == 3
-
-
-def assert_fails(check, answer, hint, capsys):
-    with pytest.raises(AssertionError) as err:
-        check(answer)
-    printed = capsys.readouterr().out
-    assert "✗" in printed and hint in printed, printed
-    assert hint in str(err.value)
 
 
 # ------------------------------------------------------------------ typical wrong answers
@@ -89,7 +77,7 @@ def full(rows, cols):
         (masks_with(2, lambda s, t: full(t, s).tril()), "needs no causal mask"),
         (masks_with(2, lambda s, t: full(s, t)), "the transpose of"),
         (masks_with(2, lambda s, t: full(t, s).int()), "return a bool tensor"),
-        (masks_with(2, lambda s, t: full(t, t)), "should have shape"),
+        (masks_with(2, lambda s, t: full(t, t)), "one row per query"),
         (lambda s, t: attention_masks_ok(s, t)[:2], "a tuple of three masks"),
         (masks_with(1, lambda s, t: ~full(t, t).tril()), "is inverted"),
         (masks_with(0, lambda s, t: full(s, s).fill_diagonal_(False)), "wrong encoder self-att"),
@@ -114,7 +102,7 @@ def test_attention_masks_wrong_answers(answer, hint, capsys):
 @pytest.mark.parametrize(
     "answer, hint",
     [
-        (lambda lg: torch.softmax(lg[:, 0], dim=-1), "at the last position, [:, -1]"),
+        (lambda lg: torch.softmax(lg[:, 0], dim=-1), "sits at the last position"),
         (lambda lg: lg[:, -1], "raw logits"),
         (lambda lg: torch.softmax(lg, dim=1)[:, -1], "not over the positions"),
         (lambda lg: torch.softmax(lg, dim=-1), "keep only the last position"),
@@ -129,7 +117,7 @@ def test_next_token_probs_wrong_answers(answer, hint, capsys):
 @pytest.mark.parametrize(
     "answer, hint",
     [
-        (lambda ids: (ids, ids), "gives"),
+        (lambda ids: (ids, ids), "How many pairs does that leave?"),
         (lambda ids: (ids[1:], ids[:-1]), "swapped"),
         (lambda ids: (ids[:-1], ids[:-1]), "shifted by one"),
         (lambda ids: ids[1:], "return a pair"),
@@ -142,20 +130,36 @@ def test_training_pairs_wrong_answers(answer, hint, capsys):
 
 
 @pytest.mark.parametrize(
-    "answer, hint",
+    "answer, hint, right",
     [
-        (lambda task: "decoder-only", "is a job for encoder-only"),
-        (lambda task: "encoder-only", "is a job for decoder-only"),
+        (lambda task: "decoder-only", "is not a job for decoder-only", "encoder-only"),
+        (lambda task: "encoder-only", "is not a job for encoder-only", "decoder-only"),
         (
             lambda task: "decoder-only" if family_ok(task) != "encoder-only" else "encoder-only",
-            "is a job for encoder-decoder",
+            "is not a job for decoder-only",
+            "encoder-decoder",
         ),
-        (lambda task: "GPT", "answer one of"),
+        (lambda task: "GPT", "answer one of", None),
     ],
     ids=["always-decoder", "always-encoder", "no-encoder-decoder", "not-a-family"],
 )
-def test_model_family_wrong_answers(answer, hint, capsys):
-    assert_fails(checks.check_model_family, answer, hint, capsys)
+def test_model_family_wrong_answers(answer, hint, right, capsys):
+    message = assert_fails(checks.check_model_family, answer, hint, capsys)
+    if right is not None:  # the hint must not hand out the answer it is looking for
+        assert right not in message
+        assert "does it produce new text" in message
+
+
+def test_model_family_hints_never_name_the_right_family(capsys):
+    """Whatever wrong family is given for a task, the hint names only the given one."""
+    for task, right in checks.FAMILY_TASKS.items():
+        for given in set(checks.FAMILIES) - {right}:
+
+            def answer(t, task=task, given=given):
+                return given if t == task else family_ok(t)
+
+            message = assert_fails(checks.check_model_family, answer, given, capsys)
+            assert right not in message, message
 
 
 def test_model_family_tasks_cover_every_family():

@@ -1,0 +1,144 @@
+"""The checks' framework (llmwidgets.checks._core) and the package's public names."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import pkgutil
+
+import pytest
+import torch
+
+from llmwidgets import checks
+from llmwidgets.checks import _core
+
+# The names `from llmwidgets.checks import *` gave before the package was split.
+PUBLIC_NAMES = {
+    "Hint",
+    "expect_close",
+    "run_check",
+    *(
+        f"check_{name}"
+        for name in (
+            "attention attention_masks beam_search bigram_loss causal_attention_weights "
+            "causal_mask char_tokenizer chinese_to_int clip_grad_norm context_windows ema "
+            "entropy gpt_param_count layer_norm lr_schedule merge_heads merge_pair "
+            "mlp_lm_params model_family most_frequent_pair multihead_attention "
+            "next_token_probs numerical_gradient perplexity pre_ln_block sampling_probs "
+            "seq2seq_loss softmax_temperature split_heads teacher_forcing tokens_per_char "
+            "top_p_kept training_loop training_pairs weight_tying"
+        ).split()
+    ),
+}
+
+
+def chapter_modules():
+    for info in pkgutil.iter_modules(checks.__path__):
+        if info.name.startswith("ch"):
+            yield importlib.import_module(f"llmwidgets.checks.{info.name}")
+
+
+def test_public_names_are_unchanged():
+    assert len(PUBLIC_NAMES) == 38
+    assert set(checks.__all__) == PUBLIC_NAMES
+    assert len(checks.__all__) == len(PUBLIC_NAMES)
+    for name in checks.__all__:
+        assert getattr(checks, name) is not None
+    assert set(checks.FAMILY_TASKS.values()) == set(checks.FAMILIES)  # notebook 02 uses them
+
+
+def test_every_check_of_every_chapter_is_exported():
+    modules = list(chapter_modules())
+    assert len(modules) == 9
+    found = {n for m in modules for n in m.__all__ if n.startswith("check_")}
+    assert found == {n for n in PUBLIC_NAMES if n.startswith("check_")}
+    for module in modules:
+        for name in module.__all__:
+            assert getattr(checks, name) is getattr(module, name)
+
+
+def test_a_check_reads_like_a_public_function():
+    check = checks.check_softmax_temperature
+    assert check.__name__ == "check_softmax_temperature"
+    assert check.__module__ == "llmwidgets.checks.ch04"
+    assert list(inspect.signature(check).parameters) == ["my_softmax"]
+    assert "Args:\n    my_softmax:" in check.__doc__ and "Raises:" in check.__doc__
+
+
+def test_a_check_takes_its_answer_by_keyword_too(capsys):
+    checks.check_causal_mask(my_causal_mask=lambda n: torch.ones(n, n, dtype=torch.bool).tril())
+    assert capsys.readouterr().out.startswith("✓ correct — exercise 2 (causal mask)")
+    with pytest.raises(TypeError):
+        checks.check_causal_mask(answer=None)
+
+
+def test_exercise_decorator_runs_the_trial(capsys):
+    @_core.exercise("exercise 9 (double)")
+    def check_double(my_double):
+        """Check ``my_double(x)`` = 2x."""
+        _core.expect_close(my_double(torch.tensor(3.0)), torch.tensor(6.0), "x = 3")
+        return "1 case"
+
+    check_double(lambda x: x + x)
+    assert capsys.readouterr().out == "✓ correct — exercise 9 (double): 1 case\n"
+    with pytest.raises(AssertionError, match="not correct yet. Hint: wrong values for x = 3"):
+        check_double(lambda x: x * 3)
+    with pytest.raises(AssertionError, match="not answered yet"):
+        check_double(None)
+
+
+def test_expect_close_messages():
+    expected = torch.tensor([1.0, 2.0])
+    checks.expect_close([1.0, 2.0], expected, "case")  # lists are fine
+    with pytest.raises(checks.Hint, match=r"shape \(2,\), got \(3,\)"):
+        checks.expect_close(torch.zeros(3), expected, "case")
+    with pytest.raises(checks.Hint, match="NaN or inf"):
+        checks.expect_close(torch.tensor([1.0, float("nan")]), expected, "case")
+    with pytest.raises(checks.Hint, match="typo"):
+        checks.expect_close(
+            torch.tensor([2.0, 1.0]), expected, "case", [(expected.flip(0), "typo")]
+        )
+    with pytest.raises(checks.Hint, match="should be a tensor"):
+        checks.expect_close(object(), expected, "case")
+
+
+def test_a_wrong_value_is_not_told_the_reference():
+    """The last-resort message says what was got and what to do, never what was expected."""
+    with pytest.raises(checks.Hint) as err:
+        checks.expect_close(torch.tensor([1.0, 7.5]), torch.tensor([1.0, 2.0]), "case")
+    message = str(err.value)
+    assert "got [1.0000, 7.5000] (1 of 2 entries are off)" in message
+    assert "2.0000" not in message and "run your function on this case" in message
+    with pytest.raises(checks.Hint, match="print the steps") as err:
+        checks.expect_close(3.0, torch.tensor(4.0), "one", next_step="print the steps")
+    assert "4.0000" not in str(err.value) and "entries" not in str(err.value)
+
+
+def test_run_check_reports_each_outcome(capsys):
+    def trial(fn):
+        fn()
+        return "fine"
+
+    checks.run_check("exercise 0 (demo)", lambda: None, trial)
+    assert capsys.readouterr().out == "✓ correct — exercise 0 (demo): fine\n"
+
+    def wrong():
+        raise checks.Hint("try this")
+
+    with pytest.raises(AssertionError, match=r"✗ exercise 0 \(demo\): not correct yet. Hint: try"):
+        checks.run_check("exercise 0 (demo)", wrong, trial)
+    with pytest.raises(AssertionError, match="without calling it"):
+        checks.run_check("exercise 0 (demo)", 3.5, trial)
+    with pytest.raises(AssertionError, match="ZeroDivisionError: division by zero. Call it"):
+        checks.run_check("exercise 0 (demo)", lambda: 1 / 0, trial)
+
+
+def test_fixed_seed_restores_the_global_rng():
+    torch.manual_seed(1)
+    expected = torch.rand(2)
+    torch.manual_seed(1)
+    with _core.fixed_seed(0):
+        inside = torch.rand(2)
+    assert torch.equal(torch.rand(2), expected)
+    torch.manual_seed(0)
+    assert torch.equal(torch.rand(2), inside)
