@@ -29,7 +29,8 @@ from llmwidgets.core.device import (
     seed_everything,
 )
 from llmwidgets.core.quick import is_quick, pick
-from llmwidgets.nn.attention import AttentionData, capture_attention, normalize_attention
+from llmwidgets.nn.attention import AttentionData, normalize_attention
+from llmwidgets.nn.capture import capture_attention
 from llmwidgets.nn.functional import (
     causal_mask,
     cross_entropy,
@@ -75,7 +76,7 @@ __version__ = "0.2.0"
 # Module paths of version 0.1 (a flat package), kept for one release so that notebooks
 # saved from it still import: ``from llmwidgets.model import GPT`` keeps working.
 _MOVED = {
-    "attention_capture": "llmwidgets.nn.attention",
+    "attention_capture": "llmwidgets.nn",  # split into nn.attention and nn.capture
     "batches": "llmwidgets.training.batches",
     "data": "llmwidgets.core.data",
     "device": "llmwidgets.core.device",

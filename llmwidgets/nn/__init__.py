@@ -3,13 +3,15 @@
 * :mod:`~llmwidgets.nn.functional` - chapter 4's formulas from scratch (dense layer,
   softmax with temperature, scaled dot-product attention, cross-entropy, perplexity);
 * :mod:`~llmwidgets.nn.gpt` - the GPT (exactly GPT-2's architecture) and its presets;
-* :mod:`~llmwidgets.nn.attention` - attention weights: checks, normalising, capture;
+* :mod:`~llmwidgets.nn.attention` - attention weights: checks, normalising, labels;
+* :mod:`~llmwidgets.nn.capture` - attention weights captured from a model;
 * :mod:`~llmwidgets.nn.sampling` - temperature, top-k, top-p, sampling and generation;
 * :mod:`~llmwidgets.nn.optim` - AdamW with decay on the matrices only;
 * :mod:`~llmwidgets.nn.modes` - ``eval_mode``: inference without dropout or gradients.
 """
 
-from llmwidgets.nn.attention import AttentionData, capture_attention, normalize_attention
+from llmwidgets.nn.attention import AttentionData, normalize_attention
+from llmwidgets.nn.capture import capture_attention
 from llmwidgets.nn.functional import (
     causal_mask,
     cross_entropy,
