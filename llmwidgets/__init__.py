@@ -39,7 +39,8 @@ from llmwidgets.nn.functional import (
     scaled_dot_product_attention,
     softmax,
 )
-from llmwidgets.nn.gpt import GPT, PRESETS, GPTConfig, gpt_param_count
+from llmwidgets.nn.gpt import GPT
+from llmwidgets.nn.gpt_config import PRESETS, GPTConfig, gpt_param_count
 from llmwidgets.nn.sampling import generate, kept_mask, sample_next, sampling_probs
 from llmwidgets.seq2seq.number_task import (
     NumberTask,

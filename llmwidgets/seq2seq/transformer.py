@@ -14,14 +14,13 @@ New here, because GPT has no use for them:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from llmwidgets.nn.gpt import GPT, Block, GPTConfig
+from llmwidgets.nn.gpt import Block, GPTConfig, init_gpt2_weights
+from llmwidgets.nn.multihead import attend, merge_heads, split_heads
 from llmwidgets.seq2seq.rnn import Memory, Seq2Seq
 
 __all__ = [
@@ -68,22 +67,12 @@ class MultiHeadAttention(nn.Module):
     ) -> Tensor | tuple[Tensor, Tensor]:
         """``x`` (B, T, C), ``memory`` (B, S, C), ``key_mask`` (B, S) True = real ->
         (B, T, C); with ``return_attention`` also the weights (B, H, T, S)."""
-        B, T, C = x.shape
-        S, H = memory.shape[1], self.n_head
-        q = self.q_proj(x).view(B, T, H, C // H).transpose(1, 2)  # (B, H, T, D)
-        k, v = self.kv_proj(memory).split(C, dim=2)
-        k = k.view(B, S, H, C // H).transpose(1, 2)  # (B, H, S, D)
-        v = v.view(B, S, H, C // H).transpose(1, 2)
-        allowed = key_mask[:, None, None, :]  # (B, 1, 1, S): broadcast over heads and queries
-        att = None
-        if not return_attention:
-            p = self.dropout if self.training else 0.0
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
-        else:
-            scores = q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])  # (B, H, T, S)
-            att = F.softmax(scores.float().masked_fill(~allowed, float("-inf")), dim=-1)
-            y = att.to(v.dtype) @ v
-        y = self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))
+        q = split_heads(self.q_proj(x), self.n_head)  # (B, H, T, D)
+        k, v = (split_heads(t, self.n_head) for t in self.kv_proj(memory).split(self.n_embd, 2))
+        p = self.dropout if self.training else 0.0  # k, v: (B, H, S, D)
+        out = attend(q, k, v, key_mask=key_mask, dropout_p=p, return_weights=return_attention)
+        y, att = out if return_attention else (out, None)  # (B, H, T, D), (B, H, T, S)
+        y = self.resid_dropout(self.c_proj(merge_heads(y)))  # (B, T, C)
         return (y, att) if return_attention else y
 
 
@@ -137,10 +126,7 @@ class TransformerSeq2Seq(Seq2Seq):
         self.ln_f = nn.LayerNorm(C, bias=g.bias)
         self.lm_head = nn.Linear(C, config.tgt_vocab, bias=False)
         self.lm_head.weight = self.tgt_wte.weight
-        self.apply(GPT._init_weights)  # GPT-2's N(0, 0.02), and the scaled projections
-        for name, p in self.named_parameters():
-            if name.endswith("c_proj.weight"):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * g.n_layer))
+        init_gpt2_weights(self, g.n_layer)  # GPT-2's N(0, 0.02), and the scaled projections
 
     def _embed(self, wte: nn.Embedding, ids: Tensor) -> Tensor:
         if ids.shape[1] > self.config.block_size:
