@@ -42,14 +42,12 @@ from llmwidgets.nn.functional import (
 from llmwidgets.nn.gpt import GPT
 from llmwidgets.nn.gpt_config import PRESETS, GPTConfig, gpt_param_count
 from llmwidgets.nn.sampling import generate, kept_mask, sample_next, sampling_probs
-from llmwidgets.seq2seq.number_task import (
-    NumberTask,
-    number_to_chinese,
-    number_to_english,
-    translate,
-)
-from llmwidgets.seq2seq.rnn import AttentionGRUSeq2Seq, GRUSeq2Seq, beam_search, greedy_decode
+from llmwidgets.seq2seq.decoding import beam_search, greedy_decode
+from llmwidgets.seq2seq.number_task import NumberTask
+from llmwidgets.seq2seq.number_words import number_to_chinese, number_to_english
+from llmwidgets.seq2seq.rnn import AttentionGRUSeq2Seq, GRUSeq2Seq
 from llmwidgets.seq2seq.transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
+from llmwidgets.seq2seq.translation import translate
 from llmwidgets.text.tokenizers import (
     CharTokenizer,
     SentencePieceTokenizer,
@@ -91,7 +89,7 @@ _MOVED = {
     "seq2seq_transformer": "llmwidgets.seq2seq.transformer",
     "tokenizers": "llmwidgets.text.tokenizers",
     "trainer": "llmwidgets.training.trainer",
-    "translation": "llmwidgets.seq2seq.number_task",
+    "translation": "llmwidgets.seq2seq",  # split into number_words, number_task, translation
 }
 for _old, _new in _MOVED.items():
     _sys.modules.setdefault(f"{__name__}.{_old}", _importlib.import_module(_new))

@@ -1,9 +1,10 @@
-"""A Transformer encoder-decoder built from the book's GPT pieces (:mod:`llmwidgets.model`).
+"""A Transformer encoder-decoder built from the book's GPT pieces (:mod:`llmwidgets.nn.gpt`).
 
-Reused as they are: :class:`~llmwidgets.model.Block`'s LayerNorms and :class:`MLP`, GPT's
+Reused as they are: :class:`~llmwidgets.nn.gpt.Block`'s LayerNorms and :class:`MLP`, GPT's
 :class:`CausalSelfAttention` (the decoder's self-attention: right-padded targets need no
-extra mask, since a position never sees the padding after it) and GPT-2's initialisation.
-New here, because GPT has no use for them:
+extra mask, since a position never sees the padding after it), the attention arithmetic
+of :mod:`llmwidgets.nn.multihead` and GPT-2's initialisation. New here, because GPT has no
+use for them:
 
 * :class:`MultiHeadAttention` - queries from one sequence, keys and values from another
   (cross-attention) or the same one, with a key-padding mask and no causal mask;
@@ -19,9 +20,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from llmwidgets.core.validate import check_int
 from llmwidgets.nn.gpt import Block, GPTConfig, init_gpt2_weights
 from llmwidgets.nn.multihead import attend, merge_heads, split_heads
-from llmwidgets.seq2seq.rnn import Memory, Seq2Seq
+from llmwidgets.seq2seq.base import Memory, Seq2Seq
 
 __all__ = [
     "DecoderBlock",
@@ -32,20 +34,26 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class TransformerSeq2SeqConfig:
-    """Sizes; the block sizes are checked by :class:`~llmwidgets.GPTConfig`."""
+    """Sizes. Frozen, like :class:`~llmwidgets.GPTConfig`, which checks the block sizes."""
 
-    src_vocab: int
-    tgt_vocab: int
+    src_vocab: int  # source vocabulary size (ids 0..src_vocab - 1; 0 is <pad>)
+    tgt_vocab: int  # target vocabulary size; the output head is tied to its embedding
     block_size: int = 32  # the longest source and target the position embeddings cover
     n_layer: int = 2  # encoder blocks, and as many decoder blocks
-    n_head: int = 4
-    n_embd: int = 64
-    dropout: float = 0.0
-    bias: bool = True
+    n_head: int = 4  # attention heads in every attention layer
+    n_embd: int = 64  # width C of both stacks
+    dropout: float = 0.0  # as in GPTConfig
+    bias: bool = True  # biases in Linear and LayerNorm layers
+
+    def __post_init__(self) -> None:
+        for name in ("src_vocab", "tgt_vocab"):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), 1))
+        self.gpt()  # checks the other sizes, with GPTConfig's messages
 
     def gpt(self) -> GPTConfig:
+        """The shared block sizes as a :class:`~llmwidgets.GPTConfig` (vocabulary: target)."""
         return GPTConfig(vocab_size=self.tgt_vocab, block_size=self.block_size,
                          n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd,
                          dropout=self.dropout, bias=self.bias)  # fmt: skip
@@ -112,7 +120,11 @@ class TransformerSeq2Seq(Seq2Seq):
     """Encoder and decoder stacks; the output head is tied to the target embedding."""
 
     def __init__(self, config: TransformerSeq2SeqConfig) -> None:
-        super().__init__()
+        if not isinstance(config, TransformerSeq2SeqConfig):
+            raise ValueError(
+                f"config must be a TransformerSeq2SeqConfig, got {type(config).__name__}"
+            )
+        super().__init__(config.src_vocab, config.tgt_vocab, config.block_size)
         self.config = config
         g = config.gpt()
         C = g.n_embd
@@ -129,10 +141,7 @@ class TransformerSeq2Seq(Seq2Seq):
         init_gpt2_weights(self, g.n_layer)  # GPT-2's N(0, 0.02), and the scaled projections
 
     def _embed(self, wte: nn.Embedding, ids: Tensor) -> Tensor:
-        if ids.shape[1] > self.config.block_size:
-            raise ValueError(
-                f"sequence length {ids.shape[1]} exceeds block_size={self.config.block_size}"
-            )
+        """Token + position embeddings (B, T, C) of ids already checked by the base class."""
         return self.drop(wte(ids) + self.wpe(torch.arange(ids.shape[1], device=ids.device)))
 
     def _encode(self, src: Tensor, mask: Tensor) -> Memory:
@@ -141,7 +150,9 @@ class TransformerSeq2Seq(Seq2Seq):
             x = block(x, mask)
         return {"outputs": self.ln_enc(x), "mask": mask}
 
-    def decode(self, memory: Memory, tgt_in: Tensor, return_attention: bool = False):
+    def _decode(
+        self, memory: Memory, tgt_in: Tensor, return_attention: bool
+    ) -> Tensor | tuple[Tensor, list[Tensor]]:
         x = self._embed(self.tgt_wte, tgt_in)
         attentions = []
         for block in self.decoder:
