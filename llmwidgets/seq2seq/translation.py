@@ -35,15 +35,14 @@ def check_model_fits_task(model: Seq2Seq, task: NumberTask) -> None:
         raise ValueError(f"task must be a NumberTask, got {type(task).__name__}")
     if not isinstance(model, Seq2Seq):
         raise ValueError(f"model must be a Seq2Seq, got {type(model).__name__}")
-    for side, ours, theirs in (
-        ("source", model.src_vocab_size, len(task.src_vocab)),
-        ("target", model.tgt_vocab_size, len(task.tgt_vocab)),
+    for side, name, ours, theirs in (
+        ("source", "src_vocab", model.src_vocab_size, len(task.src_vocab)),
+        ("target", "tgt_vocab", model.tgt_vocab_size, len(task.tgt_vocab)),
     ):
         if ours != theirs:
-            name = f"task.{side[:3]}_vocab"
             raise ValueError(
                 f"the model's {side} vocabulary has {ours} ids but the task's has {theirs}: "
-                f"build the model for this task, with len({name}) = {theirs}"
+                f"build the model for this task, with len(task.{name}) = {theirs}"
             )
 
 
