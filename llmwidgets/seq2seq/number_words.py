@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from typing import Any
+
+from llmwidgets.core.validate import check_int
 
 __all__ = [
     "LANGS",
@@ -49,15 +50,9 @@ _FOREIGN = {"en": re.compile(r"[^a-z\s-]"), "zh": re.compile(f"[^{_ZH_DIGITS}十
 _EN_TOKEN = re.compile(r"[a-z]+|-")
 
 
-def _check_number(n: Any) -> int:
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n <= MAX_NUMBER:
-        raise ValueError(f"number must be an int in [0, {MAX_NUMBER}], got {n!r}")
-    return n
-
-
 def number_to_english(n: int) -> str:
     """British English words: 1005 -> "one thousand and five", 21 -> "twenty-one"."""
-    n = _check_number(n)
+    n = check_int("number", n, 0, MAX_NUMBER)
     if n == 0:
         return "zero"
     thousands, rest = divmod(n, 1000)
@@ -74,7 +69,7 @@ def number_to_english(n: int) -> str:
 
 def number_to_chinese(n: int) -> str:
     """Chinese numerals: 10 -> 十, 110 -> 一百一十, 105 -> 一百零五, 1005 -> 一千零五."""
-    n = _check_number(n)
+    n = check_int("number", n, 0, MAX_NUMBER)
     if n == 0:
         return "零"
     if 10 <= n < 20:  # a leading 一十 is shortened to 十

@@ -17,9 +17,9 @@ import dataclasses
 import functools
 import os
 import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import NamedTuple
+from unittest import mock
 
 import pytest
 import torch
@@ -78,25 +78,6 @@ def gru(direction: str = "en-zh", shrink: int = 0) -> lw.GRUSeq2Seq:
     return lw.GRUSeq2Seq(len(t.src_vocab) - shrink, len(t.tgt_vocab), hidden=8).eval()
 
 
-@contextmanager
-def environment(**values: str | None) -> Iterator[None]:
-    """Set (or, with None, unset) environment variables inside the block."""
-    saved = {name: os.environ.get(name) for name in values}
-    try:
-        for name, value in values.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-
-
 # --- core ---
 
 
@@ -105,7 +86,8 @@ def _load_with_cache_dir_a_file() -> object:
         path = os.path.join(folder, "cache_is_a_file")
         with open(path, "w") as f:
             f.write("not a folder")
-        with environment(LLMW_CACHE_DIR=path, LLMW_DATA_DIR=None):
+        with mock.patch.dict(os.environ, {"LLMW_CACHE_DIR": path}):  # restored after
+            os.environ.pop("LLMW_DATA_DIR", None)
             return lw.load_text("lunyu")
 
 
