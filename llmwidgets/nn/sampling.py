@@ -7,7 +7,8 @@ This is the book's one implementation of the sampling rules; later chapters impo
 last dimension, in four steps:
 
 1. temperature: ``softmax(logits / T)``; ``T = 0`` is greedy (all probability on
-   the largest logit; on ties, the lowest token id);
+   the largest logit; on ties, the lowest token id), and so is a ``T`` too small to
+   divide by in the logits' dtype (below ~1.2e-38 in float32), never NaN;
 2. top-k: keep the ``top_k`` most probable tokens (``None``: no cut; a ``top_k``
    larger than the vocabulary keeps every token, it is not an error);
 3. top-p: renormalise what is left and keep the smallest set of most probable tokens
@@ -16,6 +17,8 @@ last dimension, in four steps:
 4. renormalise the kept probabilities so they sum to 1.
 
 Ties are broken towards the lower token id everywhere, so results are reproducible.
+:func:`generate` adds ``max_new_tokens`` tokens, cropping the input to the model's
+``block_size`` (read from ``model.config`` when not given), as nanoGPT's ``generate`` does.
 """
 
 from __future__ import annotations
