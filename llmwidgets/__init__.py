@@ -29,7 +29,8 @@ from llmwidgets.core.device import (
     seed_everything,
 )
 from llmwidgets.core.quick import is_quick, pick
-from llmwidgets.nn.attention import AttentionData, capture_attention, normalize_attention
+from llmwidgets.nn.attention import AttentionData, normalize_attention
+from llmwidgets.nn.capture import capture_attention
 from llmwidgets.nn.functional import (
     causal_mask,
     cross_entropy,
@@ -38,16 +39,15 @@ from llmwidgets.nn.functional import (
     scaled_dot_product_attention,
     softmax,
 )
-from llmwidgets.nn.gpt import GPT, PRESETS, GPTConfig, gpt_param_count
+from llmwidgets.nn.gpt import GPT
+from llmwidgets.nn.gpt_config import PRESETS, GPTConfig, gpt_param_count
 from llmwidgets.nn.sampling import generate, kept_mask, sample_next, sampling_probs
-from llmwidgets.seq2seq.number_task import (
-    NumberTask,
-    number_to_chinese,
-    number_to_english,
-    translate,
-)
-from llmwidgets.seq2seq.rnn import AttentionGRUSeq2Seq, GRUSeq2Seq, beam_search, greedy_decode
+from llmwidgets.seq2seq.decoding import beam_search, greedy_decode
+from llmwidgets.seq2seq.number_task import NumberTask
+from llmwidgets.seq2seq.number_words import number_to_chinese, number_to_english
+from llmwidgets.seq2seq.rnn import AttentionGRUSeq2Seq, GRUSeq2Seq
 from llmwidgets.seq2seq.transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
+from llmwidgets.seq2seq.translation import translate
 from llmwidgets.text.tokenizers import (
     CharTokenizer,
     SentencePieceTokenizer,
@@ -75,7 +75,7 @@ __version__ = "0.2.0"
 # Module paths of version 0.1 (a flat package), kept for one release so that notebooks
 # saved from it still import: ``from llmwidgets.model import GPT`` keeps working.
 _MOVED = {
-    "attention_capture": "llmwidgets.nn.attention",
+    "attention_capture": "llmwidgets.nn",  # split into nn.attention and nn.capture
     "batches": "llmwidgets.training.batches",
     "data": "llmwidgets.core.data",
     "device": "llmwidgets.core.device",
@@ -89,7 +89,7 @@ _MOVED = {
     "seq2seq_transformer": "llmwidgets.seq2seq.transformer",
     "tokenizers": "llmwidgets.text.tokenizers",
     "trainer": "llmwidgets.training.trainer",
-    "translation": "llmwidgets.seq2seq.number_task",
+    "translation": "llmwidgets.seq2seq",  # split into number_words, number_task, translation
 }
 for _old, _new in _MOVED.items():
     _sys.modules.setdefault(f"{__name__}.{_old}", _importlib.import_module(_new))

@@ -112,6 +112,19 @@ def cache_dir() -> Path:
     return Path(base).expanduser() / "llmwidgets"
 
 
+def _checked_cache_dir() -> Path:
+    """:func:`cache_dir`, refusing a path that exists but is not a folder."""
+    folder = cache_dir()
+    if folder.exists() and not folder.is_dir():
+        origin = CACHE_DIR_ENV if os.environ.get(CACHE_DIR_ENV) else "the default cache path"
+        raise CorpusError(
+            f"the cache folder {folder} (from {origin}) is a file, not a folder. Point "
+            f"{CACHE_DIR_ENV} at a folder (it is created if missing), or set {DATA_DIR_ENV} "
+            "to a folder that holds the corpora"
+        )
+    return folder
+
+
 def _get(name: str | Corpus) -> Corpus:
     if isinstance(name, Corpus):
         return name
@@ -171,7 +184,7 @@ def corpus_path(
             )
         return path
 
-    cached = cache_dir() / corpus.filename
+    cached = _checked_cache_dir() / corpus.filename
     if cached.is_file():
         if _problem(cached, corpus) is None:
             return cached
@@ -186,8 +199,14 @@ def corpus_path(
 
 def _download(corpus: Corpus, target: Path, timeout: float) -> Path:
     """Download to a temporary file beside ``target``, verify, then rename."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=corpus.filename + ".", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=corpus.filename + ".", dir=target.parent)
+    except OSError as err:  # e.g. a file in the way, or no permission
+        raise CorpusError(
+            f"cannot write to the cache folder {target.parent}: {err}. Point {CACHE_DIR_ENV} "
+            f"at a writable folder, or set {DATA_DIR_ENV} to a folder that holds the corpora"
+        ) from err
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as out:

@@ -187,7 +187,7 @@ def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     return value
 
 
-def check_index(name: str, value: Any, size: int, plural: str) -> int:
+def check_index(name: str, value: Any, size: int, plural: str, *, owner: str | None = None) -> int:
     """Check a position (a layer, a head, a row ...) in ``range(size)``.
 
     Args:
@@ -195,6 +195,9 @@ def check_index(name: str, value: Any, size: int, plural: str) -> int:
         value: the index given.
         size: how many there are.
         plural: what there are, e.g. ``"layers"``, for the message.
+        owner: what has them, e.g. ``"attention"``: the message then reads
+            ``layer=4 but attention has 4 layers (0..3)`` instead of ``... but there are
+            4 layers (0..3)``.
 
     Returns:
         The index as an ``int``.
@@ -202,7 +205,8 @@ def check_index(name: str, value: Any, size: int, plural: str) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise ValueError(f"{name} must be an int, got {value!r}")
     if not 0 <= value < size:
-        raise ValueError(f"{name}={value} but there are {size} {plural} (0..{size - 1})")
+        has = f"{owner} has" if owner else "there are"
+        raise ValueError(f"{name}={value} but {has} {size} {plural} (0..{size - 1})")
     return int(value)
 
 

@@ -2,14 +2,20 @@
 
 * :mod:`~llmwidgets.nn.functional` - chapter 4's formulas from scratch (dense layer,
   softmax with temperature, scaled dot-product attention, cross-entropy, perplexity);
-* :mod:`~llmwidgets.nn.gpt` - the GPT (exactly GPT-2's architecture) and its presets;
-* :mod:`~llmwidgets.nn.attention` - attention weights: checks, normalising, capture;
+* :mod:`~llmwidgets.nn.gpt_config` - the GPT's sizes, presets and parameter count;
+* :mod:`~llmwidgets.nn.gpt` - the GPT (exactly GPT-2's architecture);
+* :mod:`~llmwidgets.nn.gpt2_weights` - Hugging Face GPT-2 weights into the GPT, checked;
+* :mod:`~llmwidgets.nn.multihead` - multi-head attention arithmetic (one implementation);
+* :mod:`~llmwidgets.nn.token_ids` - token ids checked against a vocabulary and a context;
+* :mod:`~llmwidgets.nn.attention` - attention weights: checks, normalising, labels;
+* :mod:`~llmwidgets.nn.capture` - attention weights captured from a model;
 * :mod:`~llmwidgets.nn.sampling` - temperature, top-k, top-p, sampling and generation;
 * :mod:`~llmwidgets.nn.optim` - AdamW with decay on the matrices only;
 * :mod:`~llmwidgets.nn.modes` - ``eval_mode``: inference without dropout or gradients.
 """
 
-from llmwidgets.nn.attention import AttentionData, capture_attention, normalize_attention
+from llmwidgets.nn.attention import AttentionData, normalize_attention
+from llmwidgets.nn.capture import capture_attention
 from llmwidgets.nn.functional import (
     causal_mask,
     cross_entropy,
@@ -18,7 +24,8 @@ from llmwidgets.nn.functional import (
     scaled_dot_product_attention,
     softmax,
 )
-from llmwidgets.nn.gpt import GPT, PRESETS, GPTConfig, gpt_param_count
+from llmwidgets.nn.gpt import GPT
+from llmwidgets.nn.gpt_config import PRESETS, GPTConfig, gpt_param_count
 from llmwidgets.nn.modes import eval_mode, model_device
 from llmwidgets.nn.optim import adamw, decay_groups
 from llmwidgets.nn.sampling import entropy, generate, kept_mask, sample_next, sampling_probs

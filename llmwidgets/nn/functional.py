@@ -18,6 +18,8 @@ from collections.abc import Callable
 
 import torch
 
+from llmwidgets.core.validate import check_bool, check_choice, check_int, check_real
+
 #: The activations :func:`dense` knows, by name.
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "sigmoid": torch.sigmoid,
@@ -73,10 +75,8 @@ def dense(
         raise ValueError(
             f"weight must be 2-D (out_features, in_features), got shape {tuple(weight.shape)}"
         )
-    if activation is not None and activation not in ACTIVATIONS:
-        raise ValueError(
-            f"unknown activation {activation!r}; use one of {sorted(ACTIVATIONS)} or None"
-        )
+    if activation is not None:
+        check_choice("activation", activation, sorted(ACTIVATIONS))
     out_features, in_features = weight.shape
     if x.shape[-1] != in_features:
         raise ValueError(
@@ -126,10 +126,8 @@ def softmax(logits: torch.Tensor, temperature: float = 1.0, dim: int = -1) -> to
             logits, or a ``dim`` out of range.
     """
     logits = _tensor("logits", logits, min_dim=1)
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)):
-        raise ValueError(f"temperature must be a number, got {temperature!r}")
-    if not (math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"temperature must be finite and > 0, got {temperature!r}")
+    temperature = check_real("temperature", temperature, 0, min_open=True)
+    check_int("dim", dim)
     if not -logits.dim() <= dim < logits.dim():
         raise ValueError(f"dim={dim} is out of range for logits of shape {tuple(logits.shape)}")
     _finite("logits", logits)
@@ -148,10 +146,8 @@ def causal_mask(n_queries: int, n_keys: int | None = None) -> torch.Tensor:
         A ``(n_queries, n_keys)`` bool tensor, True on and below the diagonal
         (top-left aligned, like ``is_causal=True`` in torch).
     """
-    n_keys = n_queries if n_keys is None else n_keys
-    for name, n in (("n_queries", n_queries), ("n_keys", n_keys)):
-        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
-            raise ValueError(f"{name} must be an int >= 1, got {n!r}")
+    n_queries = check_int("n_queries", n_queries, 1)
+    n_keys = n_queries if n_keys is None else check_int("n_keys", n_keys, 1)
     return torch.ones(n_queries, n_keys, dtype=torch.bool).tril()
 
 
@@ -184,6 +180,8 @@ def scaled_dot_product_attention(
         ValueError: for non-finite inputs, sizes that do not fit together, or a
             mask that is not boolean or does not broadcast.
     """
+    check_bool("causal", causal)
+    check_bool("return_weights", return_weights)
     q, k, v = (_tensor(n, t, min_dim=2) for n, t in (("q", q), ("k", k), ("v", v)))
     for name, t in (("q", q), ("k", k), ("v", v)):
         _finite(name, t)

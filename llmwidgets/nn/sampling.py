@@ -7,7 +7,8 @@ This is the book's one implementation of the sampling rules; later chapters impo
 last dimension, in four steps:
 
 1. temperature: ``softmax(logits / T)``; ``T = 0`` is greedy (all probability on
-   the largest logit; on ties, the lowest token id);
+   the largest logit; on ties, the lowest token id), and so is a ``T`` too small to
+   divide by in the logits' dtype (below ~1.2e-38 in float32), never NaN;
 2. top-k: keep the ``top_k`` most probable tokens (``None``: no cut; a ``top_k``
    larger than the vocabulary keeps every token, it is not an error);
 3. top-p: renormalise what is left and keep the smallest set of most probable tokens
@@ -16,18 +17,32 @@ last dimension, in four steps:
 4. renormalise the kept probabilities so they sum to 1.
 
 Ties are broken towards the lower token id everywhere, so results are reproducible.
+:func:`generate` adds ``max_new_tokens`` tokens, cropping the input to the model's
+``block_size`` (read from ``model.config`` when not given), as nanoGPT's ``generate`` does.
 """
 
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
+from llmwidgets.core.validate import check_choice, check_int, check_optional_int, check_real
 from llmwidgets.nn.modes import eval_mode, model_device
+from llmwidgets.nn.token_ids import as_token_ids
+
+__all__ = [
+    "check_logits",
+    "check_settings",
+    "entropy",
+    "generate",
+    "kept_mask",
+    "next_token_logits",
+    "sample_next",
+    "sampling_probs",
+]
 
 #: A language model: ``model(idx)`` with ``idx`` a LongTensor (B, T) returns logits
 #: (B, T, V), a tuple whose first element is those logits, or an object with ``.logits``.
@@ -36,6 +51,9 @@ Model = Callable[[torch.Tensor], Any]
 # Top-p compares running sums of float32 probabilities with top_p; a sum that falls
 # short of top_p by less than this is rounding error, and counts as reaching it.
 _TOP_P_TOLERANCE = 1e-6
+# entropy() accepts rounding: a probability down to -1e-9, a row sum within 1e-3 of 1
+# (float16 probabilities over a large vocabulary are that far off).
+_NEGATIVE_TOLERANCE, _SUM_TOLERANCE = 1e-9, 1e-3
 
 
 def _positions(mask: torch.Tensor, limit: int = 8) -> str:
@@ -49,15 +67,24 @@ def check_logits(logits: Any) -> torch.Tensor:
     """Check logits and return them as a floating tensor (float32 at least).
 
     Args:
-        logits: a tensor, array or list of shape (V,) or (..., V); integers are allowed.
+        logits: a tensor, array or list of real numbers, shape (V,) or (..., V); integers
+            (and bools) are allowed.
 
     Returns:
         The logits as a float32 or float64 tensor.
 
     Raises:
-        ValueError: for empty logits or NaN/infinite values (naming their positions).
+        ValueError: for non-numeric or complex logits, empty logits, or NaN/infinite
+            values (naming their positions).
     """
-    x = torch.as_tensor(logits)
+    try:
+        x = torch.as_tensor(logits)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(
+            f"logits must be real numbers (a tensor, array or list), got {type(logits).__name__}"
+        ) from err
+    if x.is_complex():
+        raise ValueError(f"logits must be real numbers, got complex dtype {x.dtype}")
     if x.dim() == 0 or x.numel() == 0:
         raise ValueError(f"logits are empty (shape {tuple(x.shape)}): need at least one token")
     if x.dtype != torch.float64:
@@ -79,7 +106,7 @@ def check_settings(
 
     Args:
         temperature: a finite number >= 0 (0 = greedy).
-        top_k: ``None`` (no cut) or an integer >= 1.
+        top_k: ``None`` (no cut) or an integer >= 1 (a 0-d integer tensor is accepted).
         top_p: a number in (0, 1] (1 = no cut).
 
     Returns:
@@ -88,38 +115,35 @@ def check_settings(
     Raises:
         ValueError: naming the bad setting and its value.
     """
-    try:
-        t, p = float(temperature), float(top_p)
-    except (TypeError, ValueError) as err:
-        raise ValueError(
-            f"temperature and top_p must be numbers, got {temperature!r}, {top_p!r}"
-        ) from err
-    if not (t >= 0 and math.isfinite(t)):  # `not >=` also catches NaN
-        raise ValueError(
-            f"temperature must be a finite number >= 0 (0 = greedy), got {temperature}"
-        )
-    if not 0 < p <= 1:
-        raise ValueError(f"top_p must be in (0, 1] (1.0 = no cut), got {top_p}")
-    k = None
-    if top_k is not None:
-        try:
-            k = operator.index(top_k)  # int, numpy int or integer tensor; not a float
-        except TypeError:
-            k = None
-        if k is None or isinstance(top_k, bool) or k < 1:
-            raise ValueError(f"top_k must be None (no cut) or an integer >= 1, got {top_k!r}")
+    t = check_real("temperature", temperature, 0)
+    if isinstance(top_k, torch.Tensor) and top_k.dim() == 0 and not top_k.is_floating_point():
+        top_k = int(top_k)  # e.g. a tensor from an argmax or a slider's model
+    k = check_optional_int("top_k", top_k, 1)
+    p = check_real("top_p", top_p, 0, 1, min_open=True)
     return t, k, p
 
 
+def _effective_temperature(t: float, dtype: torch.dtype) -> float:
+    """``t``, or 0.0 (greedy) when it is below the smallest normal number of ``dtype``.
+
+    ``logits / t`` would divide by 0 once ``t`` rounds to 0 in float32 (below about
+    1.4e-45): 0 / 0 gives NaN probabilities. Far above that, such a temperature already
+    puts all the probability on the largest logit, so greedy is the same distribution
+    (up to ties, where greedy keeps the lowest id).
+    """
+    return 0.0 if t < torch.finfo(dtype).tiny else t
+
+
 def _transform(logits: Any, temperature: float, top_k: int | None, top_p: float):
-    """The four steps of the module docstring; returns (probs, kept mask)."""
+    """The four steps of the module docstring; returns (probs, kept mask, greedy)."""
     x = check_logits(logits)
     t, k, p = check_settings(temperature, top_k, top_p)
+    t = _effective_temperature(t, x.dtype)
     if t == 0:
         # Greedy: one-hot on the largest logit (argmax returns the first one on ties).
         kept = torch.zeros_like(x, dtype=torch.bool)
         kept.scatter_(-1, x.argmax(dim=-1, keepdim=True), True)
-        return kept.to(x.dtype), kept
+        return kept.to(x.dtype), kept, True
     # 1. Temperature. Subtracting the max first keeps a tiny T from overflowing.
     probs = torch.softmax((x - x.amax(dim=-1, keepdim=True)) / t, dim=-1)
     # Sort once, most probable first; `stable` keeps the lower id first on ties.
@@ -140,7 +164,7 @@ def _transform(logits: Any, temperature: float, top_k: int | None, top_p: float)
     kept = torch.zeros_like(keep).scatter(-1, order, keep)
     # 4. Renormalise what is kept.
     probs = probs * kept
-    return probs / probs.sum(dim=-1, keepdim=True), kept
+    return probs / probs.sum(dim=-1, keepdim=True), kept, False
 
 
 def sampling_probs(
@@ -150,7 +174,9 @@ def sampling_probs(
 
     Args:
         logits: next-token logits, shape (V,) or batched (B, V) (any leading dims).
-        temperature: >= 0; 0 = greedy (one-hot on the argmax, the first on ties).
+        temperature: >= 0; 0 = greedy (one-hot on the argmax, the first on ties). A
+            temperature below the smallest normal float of the logits' dtype (about
+            1.2e-38 in float32) is greedy too: dividing by it would give NaN.
         top_k: keep the k most probable tokens; ``None`` = no cut; > V keeps all.
         top_p: keep the smallest most-probable set with probability >= top_p; 1 = no cut.
 
@@ -176,18 +202,48 @@ def entropy(probs: Any, unit: str = "nats") -> torch.Tensor:
     """Entropy ``-Σ p log p`` over the last dimension (``0 log 0 = 0``).
 
     Args:
-        probs: probabilities, shape (V,) or (..., V).
+        probs: probabilities, shape (V,) or (..., V): finite, >= 0, and summing to 1
+            over the last dimension (within 1e-3: rounded or float16 inputs pass).
         unit: "nats" (natural log) or "bits" (log base 2).
 
     Returns:
         A tensor of shape ``probs.shape[:-1]`` (0-dim for one distribution).
+
+    Raises:
+        ValueError: for a bad unit, or input that is not a probability distribution
+            (non-numeric, complex, empty, NaN, negative, or not summing to 1).
     """
-    if unit not in ("nats", "bits"):
-        raise ValueError(f"unit must be 'nats' or 'bits', got {unit!r}")
-    p = torch.as_tensor(probs)
+    check_choice("unit", unit, ("nats", "bits"))
+    try:
+        p = torch.as_tensor(probs)
+    except (TypeError, ValueError, RuntimeError) as err:
+        raise ValueError(f"probs must be numbers, got {type(probs).__name__}") from err
+    if p.is_complex() or p.dim() == 0 or p.numel() == 0:
+        raise ValueError(f"probs must be real, shaped (..., V), got {p.dtype} {tuple(p.shape)}")
     p = p if p.is_floating_point() else p.double()
+    for bad, rule in ((~torch.isfinite(p), "finite"), (p < -_NEGATIVE_TOLERANCE, ">= 0")):
+        if bad.any():
+            raise ValueError(f"probs must be {rule}, got {p[bad][0].item()} at {_positions(bad)}")
+    sums = p.double().sum(dim=-1, keepdim=True)
+    off = ((sums - 1).abs() > _SUM_TOLERANCE).expand_as(p)[..., 0]  # one flag per row
+    if off.any():
+        where = "" if off.dim() == 0 else f" (the row at {_positions(off, 1)[1:-1]})"
+        raise ValueError(
+            f"probs must sum to 1 over the last dimension, but one sums to "
+            f"{sums[..., 0][off][0].item():.6g}{where}; sampling_probs turns logits into "
+            "probabilities"
+        )
+    p = p.clamp(min=0)  # rounding may leave a -1e-9, whose log would be NaN
     h = (0.0 - torch.special.xlogy(p, p).sum(dim=-1)).clamp(min=0)  # 0.0 - 0.0 is +0.0
     return h / math.log(2) if unit == "bits" else h
+
+
+def _check_generator(generator: Any) -> torch.Generator | None:
+    if generator is not None and not isinstance(generator, torch.Generator):
+        raise ValueError(
+            f"generator must be a torch.Generator or None, got {type(generator).__name__}"
+        )
+    return generator
 
 
 def sample_next(
@@ -208,9 +264,10 @@ def sample_next(
     Returns:
         An ``int`` token id for 1-D logits, else a LongTensor of shape (B,).
     """
-    probs = sampling_probs(logits, temperature, top_k, top_p)
-    if float(temperature) == 0:
-        ids = probs.argmax(dim=-1)  # greedy: the one-hot's position; the generator is unused
+    _check_generator(generator)
+    probs, _, greedy = _transform(logits, temperature, top_k, top_p)
+    if greedy:
+        ids = probs.argmax(dim=-1)  # the one-hot's position; the generator is unused
     else:
         rows = probs.reshape(-1, probs.shape[-1])
         device = generator.device if generator is not None else rows.device
@@ -219,20 +276,33 @@ def sample_next(
     return int(ids) if ids.dim() == 0 else ids
 
 
-def next_token_logits(model: Model, ids: Any, context_size: int | None = None) -> torch.Tensor:
+def _block_size(model: Model, block_size: Any) -> int | None:
+    """``block_size`` checked; ``None`` reads ``model.config.block_size`` when there is one."""
+    if block_size is None:
+        block_size = getattr(getattr(model, "config", None), "block_size", None)
+        if block_size is None:
+            return None
+        return check_int("model.config.block_size", block_size, 1)
+    return check_int("block_size", block_size, 1)
+
+
+def next_token_logits(model: Model, ids: Any, block_size: int | None = None) -> torch.Tensor:
     """Run ``model`` on ``ids`` and return the logits at the last position.
 
     Args:
         model: see :data:`Model`; moved nowhere, ``ids`` follow its parameters' device.
         ids: token ids, a list, a 1-D or a (B, T) LongTensor; not empty.
-        context_size: if given, only the last ``context_size`` tokens are fed in.
+        block_size: the model's context length: only the last ``block_size`` tokens are
+            fed in. ``None`` reads ``model.config.block_size`` (the book's GPT has one);
+            a model without it gets every token.
 
     Returns:
         Logits of shape (B, V) (B = 1 for a list or 1-D ids).
     """
-    idx = _as_ids(ids)
-    if _check_context_size(context_size) is not None:
-        idx = idx[:, -context_size:]
+    idx = as_token_ids(ids)
+    context = _block_size(model, block_size)
+    if context is not None:
+        idx = idx[:, -context:]
     idx = idx.to(model_device(model, idx.device))
     with eval_mode(model):
         out = model(idx)
@@ -245,60 +315,42 @@ def next_token_logits(model: Model, ids: Any, context_size: int | None = None) -
     return out[:, -1, :]
 
 
-def _check_context_size(context_size: Any) -> int | None:
-    bad = isinstance(context_size, bool) or not isinstance(context_size, int) or context_size < 1
-    if context_size is not None and bad:
-        raise ValueError(f"context_size must be None or an integer >= 1, got {context_size!r}")
-    return context_size
-
-
-def _as_ids(ids: Any) -> torch.Tensor:
-    """Token ids as a (B, T) LongTensor; a list or 1-D tensor becomes one row."""
-    idx = torch.as_tensor(ids)
-    if idx.numel() == 0:
-        raise ValueError("ids is empty: the prompt needs at least one token id")
-    if idx.is_floating_point() or idx.dim() not in (1, 2):
-        raise ValueError(
-            f"ids must be integers shaped (T,) or (B, T), got {idx.dtype} {tuple(idx.shape)}"
-        )
-    return (idx[None] if idx.dim() == 1 else idx).long()
-
-
 def generate(
     model: Model,
     ids: Any,
-    steps: int,
+    max_new_tokens: int,
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float = 1.0,
     generator: torch.Generator | None = None,
-    context_size: int | None = None,
+    block_size: int | None = None,
 ) -> torch.Tensor:
-    """Extend ``ids`` by ``steps`` tokens, one at a time, feeding each choice back in.
+    """Extend ``ids`` by ``max_new_tokens`` tokens, one at a time, feeding each choice back.
 
     Args:
         model: see :data:`Model`; put in eval mode while sampling, then restored.
         ids: the prompt: a list of ids, a 1-D or a (B, T) LongTensor; not empty.
-        steps: how many tokens to add (>= 0).
+        max_new_tokens: how many tokens to add (>= 0).
         temperature, top_k, top_p: as in :func:`sampling_probs`; 0 = greedy.
         generator: a seeded ``torch.Generator`` makes the output reproducible.
-        context_size: the model's context length; longer inputs are cropped to
-            their last ``context_size`` tokens before each step.
+        block_size: the model's context length; longer inputs are cropped to their last
+            ``block_size`` tokens before each step. ``None`` reads
+            ``model.config.block_size`` when the model has one (the book's GPT).
 
     Returns:
-        The prompt followed by the new tokens: shape (T + steps,) for a list or
-        1-D prompt, (B, T + steps) for a batch.
+        The prompt followed by the new tokens: shape (T + max_new_tokens,) for a list or
+        1-D prompt, (B, T + max_new_tokens) for a batch.
     """
     check_settings(temperature, top_k, top_p)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 0:
-        raise ValueError(f"steps must be an integer >= 0, got {steps!r}")
-    _check_context_size(context_size)
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, 0)
+    _check_generator(generator)
+    context = _block_size(model, block_size)
+    idx = as_token_ids(ids)
     one_row = torch.as_tensor(ids).dim() == 1
-    idx = _as_ids(ids)
     idx = idx.to(model_device(model, idx.device))
     with eval_mode(model):
-        for _ in range(steps):
-            logits = next_token_logits(model, idx, context_size)  # (B, V), last position
+        for _ in range(max_new_tokens):
+            logits = next_token_logits(model, idx, context)  # (B, V), last position
             nxt = sample_next(logits, temperature, top_k, top_p, generator)  # (B,)
             idx = torch.cat([idx, nxt.to(idx.device)[:, None]], dim=1)  # feed it back in
     return idx[0] if one_row else idx

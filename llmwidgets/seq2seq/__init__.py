@@ -1,33 +1,47 @@
 """Chapter 5: translating number words between English and Chinese with encoder-decoders.
 
-* :mod:`~llmwidgets.seq2seq.number_task` - the task: number words, splits, vocabularies,
-  batches, ``translate`` and the scores;
-* :mod:`~llmwidgets.seq2seq.rnn` - GRU encoder-decoders (plain and with Bahdanau
-  attention), greedy decoding and beam search;
-* :mod:`~llmwidgets.seq2seq.transformer` - a Transformer encoder-decoder from the GPT's pieces.
+The task:
+
+* :mod:`~llmwidgets.seq2seq.number_words` - numbers 0..9999 in English words and Chinese
+  numerals, written and read back (a parser of the task's grammar);
+* :mod:`~llmwidgets.seq2seq.number_task` - splits, vocabularies, padded datasets, batches;
+* :mod:`~llmwidgets.seq2seq.translation` - ``translate`` and the scores.
+
+The models and decoding:
+
+* :mod:`~llmwidgets.seq2seq.base` - the ``Seq2Seq`` contract (``encode`` / ``decode``,
+  with the ids checked);
+* :mod:`~llmwidgets.seq2seq.rnn` - GRU encoder-decoders (plain and with Bahdanau attention);
+* :mod:`~llmwidgets.seq2seq.transformer` - a Transformer encoder-decoder from the GPT's pieces;
+* :mod:`~llmwidgets.seq2seq.decoding` - greedy decoding and beam search.
 """
 
-from llmwidgets.seq2seq.number_task import (
-    NumberTask,
-    Seq2SeqBatcher,
+from llmwidgets.seq2seq.base import Seq2Seq
+from llmwidgets.seq2seq.decoding import beam_search, beam_search_steps, greedy_decode
+from llmwidgets.seq2seq.number_task import NumberTask, Seq2SeqBatcher, make_pairs
+from llmwidgets.seq2seq.number_words import (
+    chinese_to_number,
+    english_to_number,
     number_to_chinese,
     number_to_english,
-    score_translations,
-    translate,
 )
-from llmwidgets.seq2seq.rnn import (
-    AttentionGRUSeq2Seq,
-    GRUSeq2Seq,
-    Seq2Seq,
-    beam_search,
-    beam_search_steps,
-    greedy_decode,
+from llmwidgets.seq2seq.rnn import AdditiveAttention, AttentionGRUSeq2Seq, GRUSeq2Seq
+from llmwidgets.seq2seq.transformer import (
+    DecoderBlock,
+    EncoderBlock,
+    MultiHeadAttention,
+    TransformerSeq2Seq,
+    TransformerSeq2SeqConfig,
 )
-from llmwidgets.seq2seq.transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
+from llmwidgets.seq2seq.translation import score_translations, translate
 
 __all__ = [
+    "AdditiveAttention",
     "AttentionGRUSeq2Seq",
+    "DecoderBlock",
+    "EncoderBlock",
     "GRUSeq2Seq",
+    "MultiHeadAttention",
     "NumberTask",
     "Seq2Seq",
     "Seq2SeqBatcher",
@@ -35,7 +49,10 @@ __all__ = [
     "TransformerSeq2SeqConfig",
     "beam_search",
     "beam_search_steps",
+    "chinese_to_number",
+    "english_to_number",
     "greedy_decode",
+    "make_pairs",
     "number_to_chinese",
     "number_to_english",
     "score_translations",

@@ -1,29 +1,22 @@
-"""Encoder-decoder models for chapter 5, and how to decode them.
-
-Every model here is a :class:`Seq2Seq`: ``encode(src)`` returns a *memory* (a dict of
-tensors whose first dimension is the batch) and ``decode(memory, tgt_in)`` returns
-logits ``(B, T, V)``, where position t predicts ``tgt_out[:, t]`` from ``tgt_in[:, :t+1]``
-(teacher forcing: ``tgt_in`` is the target shifted right behind ``<bos>``). Sources are
-right-padded with ``pad_id``; padded positions never influence the result.
+"""Recurrent encoder-decoders for chapter 5 (each a :class:`~llmwidgets.seq2seq.base.Seq2Seq`).
 
 * :class:`GRUSeq2Seq` - the source document's GRU encoder-decoder, corrected;
 * :class:`AttentionGRUSeq2Seq` - the same with a bidirectional encoder and Bahdanau's
-  additive attention (:class:`AdditiveAttention`) in the decoder;
-* :class:`llmwidgets.seq2seq_transformer.TransformerSeq2Seq` - the Transformer;
-* :func:`greedy_decode`, :func:`beam_search` (width k; k = 1 is greedy) and
-  the loss is :func:`llmwidgets.training.losses.next_token_loss` (it skips ``IGNORE`` targets).
+  additive attention (:class:`AdditiveAttention`) in the decoder.
+
+The Transformer is :mod:`~llmwidgets.seq2seq.transformer`; decoding (greedy, beam search)
+is :mod:`~llmwidgets.seq2seq.decoding`; the loss is
+:func:`llmwidgets.training.losses.next_token_loss` (it skips ``IGNORE`` targets).
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
 
 import torch
 from torch import Tensor, nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from llmwidgets.core.validate import check_int
-from llmwidgets.nn.modes import eval_mode, model_device
+from llmwidgets.seq2seq.base import Memory, Seq2Seq
 
 __all__ = [
     "AdditiveAttention",
@@ -32,45 +25,7 @@ __all__ = [
     "GRUDecoder",
     "GRUEncoder",
     "GRUSeq2Seq",
-    "Seq2Seq",
-    "beam_search",
-    "beam_search_steps",
-    "greedy_decode",
 ]
-
-Memory = dict[str, Tensor]
-
-
-class Seq2Seq(nn.Module):
-    """Base class: ``forward(src, tgt_in) = decode(encode(src), tgt_in)``."""
-
-    pad_id = 0
-
-    def encode(self, src: Tensor) -> Memory:
-        """Check ``src`` (B, S) and encode it; the memory holds ``mask`` (True = real token)."""
-        if not isinstance(src, Tensor) or src.dim() != 2 or src.dtype != torch.long:
-            got = tuple(src.shape) if isinstance(src, Tensor) else type(src).__name__
-            raise ValueError(f"src must be a LongTensor (B, S) of token ids, got {got}")
-        mask = src != self.pad_id
-        if not mask.any(dim=1).all():
-            raise ValueError("every source row needs at least one token that is not padding")
-        return self._encode(src, mask)
-
-    def _encode(self, src: Tensor, mask: Tensor) -> Memory:
-        raise NotImplementedError
-
-    def decode(
-        self, memory: Memory, tgt_in: Tensor, return_attention: bool = False
-    ) -> Tensor | tuple[Tensor, list[Tensor]]:
-        """Logits ``(B, T, V)``; with ``return_attention`` also a list of per-layer
-        cross-attention weights ``(B, H, T, S)`` (for :class:`llmwidgets.AttentionViewer`)."""
-        raise NotImplementedError
-
-    def forward(self, src: Tensor, tgt_in: Tensor, return_attention: bool = False):
-        return self.decode(self.encode(src), tgt_in, return_attention)
-
-    def num_parameters(self) -> int:
-        return sum(p.numel() for p in self.parameters())
 
 
 class GRUEncoder(nn.Module):
@@ -82,6 +37,7 @@ class GRUEncoder(nn.Module):
 
     def __init__(self, vocab_size: int, hidden: int, pad_id: int = 0, bidirectional: bool = False):
         super().__init__()
+        hidden = check_int("hidden", hidden, 1)
         if bidirectional and hidden % 2:
             raise ValueError(f"a bidirectional encoder needs an even hidden size, got {hidden}")
         self.embedding = nn.Embedding(vocab_size, hidden, padding_idx=pad_id)
@@ -118,7 +74,7 @@ class GRUSeq2Seq(Seq2Seq):
     """The corrected source model: the encoder's last state starts the decoder."""
 
     def __init__(self, src_vocab: int, tgt_vocab: int, hidden: int = 128):
-        super().__init__()
+        super().__init__(src_vocab, tgt_vocab)
         self.encoder = GRUEncoder(src_vocab, hidden, self.pad_id)
         self.decoder = GRUDecoder(tgt_vocab, hidden, self.pad_id)
 
@@ -126,7 +82,7 @@ class GRUSeq2Seq(Seq2Seq):
         _, hidden = self.encoder(src, mask)
         return {"hidden": hidden}
 
-    def decode(self, memory: Memory, tgt_in: Tensor, return_attention: bool = False):
+    def _decode(self, memory: Memory, tgt_in: Tensor, return_attention: bool) -> Tensor:
         if return_attention:
             raise ValueError("GRUSeq2Seq has no attention to return")
         return self.decoder(tgt_in, memory["hidden"])
@@ -185,7 +141,7 @@ class AttentionGRUSeq2Seq(Seq2Seq):
     """Bidirectional GRU encoder + Bahdanau attention decoder."""
 
     def __init__(self, src_vocab: int, tgt_vocab: int, hidden: int = 128):
-        super().__init__()
+        super().__init__(src_vocab, tgt_vocab)
         self.encoder = GRUEncoder(src_vocab, hidden, self.pad_id, bidirectional=True)
         self.decoder = BahdanauDecoder(tgt_vocab, hidden, self.pad_id)
 
@@ -193,96 +149,18 @@ class AttentionGRUSeq2Seq(Seq2Seq):
         outputs, hidden = self.encoder(src, mask)
         return {"outputs": outputs, "hidden": hidden, "mask": mask}
 
-    def decode(self, memory: Memory, tgt_in: Tensor, return_attention: bool = False):
+    def _decode(
+        self, memory: Memory, tgt_in: Tensor, return_attention: bool
+    ) -> Tensor | tuple[Tensor, list[Tensor]]:
         logits, w = self.decoder(tgt_in, memory["hidden"], memory["outputs"], memory["mask"])
         return (logits, [w[:, None]]) if return_attention else logits  # one layer, one head
 
 
-# ----------------------------------------------------------------------------- decoding
-
-
-def greedy_decode(model: Seq2Seq, src: Tensor, bos: int, eos: int, max_len: int) -> list[list[int]]:
-    """The most probable next token, step by step, for a batch ``src`` (B, S).
-
-    Returns:
-        B lists of ids, without ``<bos>`` and cut before the first ``<eos>``.
-    """
-    max_len = check_int("max_len", max_len, 1)
-    with eval_mode(model):
-        src = src.to(model_device(model))
-        memory = model.encode(src)
-        ys = torch.full((src.shape[0], 1), bos, dtype=torch.long, device=src.device)
-        done = torch.zeros(src.shape[0], dtype=torch.bool, device=src.device)
-        for _ in range(max_len):
-            logp = model.decode(memory, ys)[:, -1].float().log_softmax(dim=-1)
-            nxt = logp.topk(1, dim=-1).indices[:, 0]  # topk as in beam_search: same ties
-            ys = torch.cat([ys, nxt[:, None]], dim=1)
-            done |= nxt == eos
-            if done.all():
-                break
-    out = []
-    for row in ys[:, 1:].tolist():
-        out.append(row[: row.index(eos)] if eos in row else row)
-    return out
-
-
-def beam_search_steps(
-    step: Callable[[Tensor], Tensor], bos: int, eos: int, beam_width: int, max_len: int,
-    length_penalty: float = 0.0,
-) -> list[tuple[list[int], float]]:  # fmt: skip
-    """Beam search over any next-token scorer.
-
-    Args:
-        step: prefixes (n, t) LongTensor starting with ``bos`` -> log-probs (n, V).
-        bos, eos: the start and end ids.
-        beam_width: k, the hypotheses kept after every step (k = 1 is greedy decoding).
-        max_len: the most tokens generated (``<eos>`` included).
-        length_penalty: alpha in the final ranking ``score / len^alpha`` (0: raw log-prob).
-
-    Returns:
-        Up to k ``(ids, log-prob)`` pairs, best first; ids exclude ``<bos>`` / ``<eos>``.
-        Finished hypotheses stay in the beam and compete with the unfinished ones; the
-        search stops when all k are finished (or at ``max_len``).
-    """
-    k = check_int("beam_width", beam_width, 1)
-    max_len = check_int("max_len", max_len, 1)
-    beam: list[tuple[list[int], float, bool]] = [([], 0.0, False)]  # (ids, log-prob, done)
-    for _ in range(max_len):
-        alive = [h for h in beam if not h[2]]
-        if not alive:
-            break
-        logp = step(torch.tensor([[bos, *h[0]] for h in alive]))
-        top_lp, top_tok = logp.topk(min(k, logp.shape[-1]), dim=-1)
-        candidates = [h for h in beam if h[2]]
-        for h, lps, toks in zip(alive, top_lp.tolist(), top_tok.tolist(), strict=True):
-            for lp, tok in zip(lps, toks, strict=True):
-                ended = tok == eos
-                candidates.append((h[0] if ended else [*h[0], tok], h[1] + lp, ended))
-        beam = sorted(candidates, key=lambda h: -h[1])[:k]  # stable: ties keep their order
-
-    def rank(h: tuple[list[int], float, bool]) -> float:
-        return h[1] / (len(h[0]) + h[2]) ** length_penalty if length_penalty else h[1]
-
-    return [(h[0], h[1]) for h in sorted(beam, key=lambda h: -rank(h))]
-
-
-def beam_search(
-    model: Seq2Seq, src: Tensor, bos: int, eos: int, beam_width: int, max_len: int,
-    length_penalty: float = 0.0,
-) -> list[tuple[list[int], float]]:  # fmt: skip
-    """Beam search of width k for one source ``src`` (S,) or (1, S); see
-    :func:`beam_search_steps` for the result."""
-    src = src[None] if src.dim() == 1 else src
-    if src.shape[0] != 1:
-        raise ValueError(f"beam_search translates one source at a time, got {src.shape[0]}")
-    with eval_mode(model):
-        src = src.to(model_device(model))
-        memory = model.encode(src)
-
-        def step(prefixes: Tensor) -> Tensor:
-            n = prefixes.shape[0]
-            mem = {key: v.expand(n, *v.shape[1:]) for key, v in memory.items()}
-            logits = model.decode(mem, prefixes.to(src.device))[:, -1]
-            return logits.float().log_softmax(dim=-1).cpu()
-
-        return beam_search_steps(step, bos, eos, beam_width, max_len, length_penalty)
+# Transitional: the decoding functions moved to llmwidgets.seq2seq.decoding; these names
+# keep ``from llmwidgets.seq2seq.rnn import beam_search_steps`` (llmwidgets.checks) working
+# until it imports them from there.
+from llmwidgets.seq2seq.decoding import (  # noqa: E402, F401
+    beam_search,
+    beam_search_steps,
+    greedy_decode,
+)

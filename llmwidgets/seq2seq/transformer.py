@@ -1,9 +1,10 @@
-"""A Transformer encoder-decoder built from the book's GPT pieces (:mod:`llmwidgets.model`).
+"""A Transformer encoder-decoder built from the book's GPT pieces (:mod:`llmwidgets.nn.gpt`).
 
-Reused as they are: :class:`~llmwidgets.model.Block`'s LayerNorms and :class:`MLP`, GPT's
+Reused as they are: :class:`~llmwidgets.nn.gpt.Block`'s LayerNorms and :class:`MLP`, GPT's
 :class:`CausalSelfAttention` (the decoder's self-attention: right-padded targets need no
-extra mask, since a position never sees the padding after it) and GPT-2's initialisation.
-New here, because GPT has no use for them:
+extra mask, since a position never sees the padding after it), the attention arithmetic
+of :mod:`llmwidgets.nn.multihead` and GPT-2's initialisation. New here, because GPT has no
+use for them:
 
 * :class:`MultiHeadAttention` - queries from one sequence, keys and values from another
   (cross-attention) or the same one, with a key-padding mask and no causal mask;
@@ -14,15 +15,15 @@ New here, because GPT has no use for them:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from llmwidgets.nn.gpt import GPT, Block, GPTConfig
-from llmwidgets.seq2seq.rnn import Memory, Seq2Seq
+from llmwidgets.core.validate import check_int
+from llmwidgets.nn.gpt import Block, GPTConfig, init_gpt2_weights
+from llmwidgets.nn.multihead import attend, merge_heads, split_heads
+from llmwidgets.seq2seq.base import Memory, Seq2Seq
 
 __all__ = [
     "DecoderBlock",
@@ -33,20 +34,26 @@ __all__ = [
 ]
 
 
-@dataclass
+@dataclass(frozen=True)
 class TransformerSeq2SeqConfig:
-    """Sizes; the block sizes are checked by :class:`~llmwidgets.GPTConfig`."""
+    """Sizes. Frozen, like :class:`~llmwidgets.GPTConfig`, which checks the block sizes."""
 
-    src_vocab: int
-    tgt_vocab: int
+    src_vocab: int  # source vocabulary size (ids 0..src_vocab - 1; 0 is <pad>)
+    tgt_vocab: int  # target vocabulary size; the output head is tied to its embedding
     block_size: int = 32  # the longest source and target the position embeddings cover
     n_layer: int = 2  # encoder blocks, and as many decoder blocks
-    n_head: int = 4
-    n_embd: int = 64
-    dropout: float = 0.0
-    bias: bool = True
+    n_head: int = 4  # attention heads in every attention layer
+    n_embd: int = 64  # width C of both stacks
+    dropout: float = 0.0  # as in GPTConfig
+    bias: bool = True  # biases in Linear and LayerNorm layers
+
+    def __post_init__(self) -> None:
+        for name in ("src_vocab", "tgt_vocab"):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), 1))
+        self.gpt()  # checks the other sizes, with GPTConfig's messages
 
     def gpt(self) -> GPTConfig:
+        """The shared block sizes as a :class:`~llmwidgets.GPTConfig` (vocabulary: target)."""
         return GPTConfig(vocab_size=self.tgt_vocab, block_size=self.block_size,
                          n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd,
                          dropout=self.dropout, bias=self.bias)  # fmt: skip
@@ -68,22 +75,12 @@ class MultiHeadAttention(nn.Module):
     ) -> Tensor | tuple[Tensor, Tensor]:
         """``x`` (B, T, C), ``memory`` (B, S, C), ``key_mask`` (B, S) True = real ->
         (B, T, C); with ``return_attention`` also the weights (B, H, T, S)."""
-        B, T, C = x.shape
-        S, H = memory.shape[1], self.n_head
-        q = self.q_proj(x).view(B, T, H, C // H).transpose(1, 2)  # (B, H, T, D)
-        k, v = self.kv_proj(memory).split(C, dim=2)
-        k = k.view(B, S, H, C // H).transpose(1, 2)  # (B, H, S, D)
-        v = v.view(B, S, H, C // H).transpose(1, 2)
-        allowed = key_mask[:, None, None, :]  # (B, 1, 1, S): broadcast over heads and queries
-        att = None
-        if not return_attention:
-            p = self.dropout if self.training else 0.0
-            y = F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=p)
-        else:
-            scores = q @ k.transpose(-2, -1) / math.sqrt(k.shape[-1])  # (B, H, T, S)
-            att = F.softmax(scores.float().masked_fill(~allowed, float("-inf")), dim=-1)
-            y = att.to(v.dtype) @ v
-        y = self.resid_dropout(self.c_proj(y.transpose(1, 2).reshape(B, T, C)))
+        q = split_heads(self.q_proj(x), self.n_head)  # (B, H, T, D)
+        k, v = (split_heads(t, self.n_head) for t in self.kv_proj(memory).split(self.n_embd, 2))
+        p = self.dropout if self.training else 0.0  # k, v: (B, H, S, D)
+        out = attend(q, k, v, key_mask=key_mask, dropout_p=p, return_weights=return_attention)
+        y, att = out if return_attention else (out, None)  # (B, H, T, D), (B, H, T, S)
+        y = self.resid_dropout(self.c_proj(merge_heads(y)))  # (B, T, C)
         return (y, att) if return_attention else y
 
 
@@ -123,7 +120,11 @@ class TransformerSeq2Seq(Seq2Seq):
     """Encoder and decoder stacks; the output head is tied to the target embedding."""
 
     def __init__(self, config: TransformerSeq2SeqConfig) -> None:
-        super().__init__()
+        if not isinstance(config, TransformerSeq2SeqConfig):
+            raise ValueError(
+                f"config must be a TransformerSeq2SeqConfig, got {type(config).__name__}"
+            )
+        super().__init__(config.src_vocab, config.tgt_vocab, config.block_size)
         self.config = config
         g = config.gpt()
         C = g.n_embd
@@ -137,16 +138,10 @@ class TransformerSeq2Seq(Seq2Seq):
         self.ln_f = nn.LayerNorm(C, bias=g.bias)
         self.lm_head = nn.Linear(C, config.tgt_vocab, bias=False)
         self.lm_head.weight = self.tgt_wte.weight
-        self.apply(GPT._init_weights)  # GPT-2's N(0, 0.02), and the scaled projections
-        for name, p in self.named_parameters():
-            if name.endswith("c_proj.weight"):
-                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * g.n_layer))
+        init_gpt2_weights(self, g.n_layer)  # GPT-2's N(0, 0.02), and the scaled projections
 
     def _embed(self, wte: nn.Embedding, ids: Tensor) -> Tensor:
-        if ids.shape[1] > self.config.block_size:
-            raise ValueError(
-                f"sequence length {ids.shape[1]} exceeds block_size={self.config.block_size}"
-            )
+        """Token + position embeddings (B, T, C) of ids already checked by the base class."""
         return self.drop(wte(ids) + self.wpe(torch.arange(ids.shape[1], device=ids.device)))
 
     def _encode(self, src: Tensor, mask: Tensor) -> Memory:
@@ -155,7 +150,9 @@ class TransformerSeq2Seq(Seq2Seq):
             x = block(x, mask)
         return {"outputs": self.ln_enc(x), "mask": mask}
 
-    def decode(self, memory: Memory, tgt_in: Tensor, return_attention: bool = False):
+    def _decode(
+        self, memory: Memory, tgt_in: Tensor, return_attention: bool
+    ) -> Tensor | tuple[Tensor, list[Tensor]]:
         x = self._embed(self.tgt_wte, tgt_in)
         attentions = []
         for block in self.decoder:

@@ -169,3 +169,21 @@ def test_urls_are_pinned_and_encoded():
         assert corpus.url.startswith("https://raw.githubusercontent.com/")
         assert corpus.url.isascii(), corpus.url
     assert "%E8%AE%BA%E8%AF%AD/lunyu.json" in CORPORA["lunyu"].url
+
+
+def test_cache_dir_that_is_a_regular_file_gives_a_corpus_error(isolated):
+    isolated.parent.mkdir(parents=True, exist_ok=True)
+    isolated.write_text("not a folder")
+    with pytest.raises(CorpusError, match=r"the cache folder .*cache \(from LLMW_CACHE_DIR\) is a"):
+        load_text("lunyu")
+    with pytest.raises(CorpusError, match="is a file, not a folder"):
+        corpus_path(_fake("http://127.0.0.1:9/fake.txt"), download=False)
+    assert isolated.read_text() == "not a folder"  # left alone
+
+
+def test_cache_folder_that_cannot_be_created_gives_a_corpus_error(isolated, monkeypatch):
+    blocker = isolated.parent / "blocker"
+    blocker.write_text("a file where a parent folder should be")
+    monkeypatch.setenv(data.CACHE_DIR_ENV, str(blocker / "cache"))
+    with pytest.raises(CorpusError, match=r"cannot write to the cache folder .*blocker/cache"):
+        corpus_path(_fake("http://127.0.0.1:9/fake.txt"))

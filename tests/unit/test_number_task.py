@@ -1,12 +1,28 @@
-"""The number-translation task: hand-written pairs, splits, vocabularies, batches, bad input."""
+"""The number-translation task: hand-written pairs, the grammar, splits, vocabularies,
+batches, bad input.
+
+The oracles here (``parse_chinese``, ``parse_english``) are written independently of the
+package's readers in ``number_words`` (the Chinese one is also in tests/checks; see
+tests/_helpers.py once it is shared).
+"""
 
 from __future__ import annotations
+
+import functools
 
 import pytest
 import torch
 
 from llmwidgets.seq2seq import number_task as tr
+from llmwidgets.seq2seq import number_words as nw
+from llmwidgets.seq2seq import translation
 from llmwidgets.seq2seq.rnn import GRUSeq2Seq
+
+
+@functools.cache
+def cached_task(direction: str) -> tr.NumberTask:
+    return tr.NumberTask(direction)
+
 
 HAND = {
     0: ("zero", "零"),
@@ -43,8 +59,8 @@ HAND = {
 
 @pytest.mark.parametrize("n", HAND)
 def test_hand_written_pairs(n):
-    assert tr.number_to_english(n) == HAND[n][0]
-    assert tr.number_to_chinese(n) == HAND[n][1]
+    assert nw.number_to_english(n) == HAND[n][0]
+    assert nw.number_to_chinese(n) == HAND[n][1]
     assert tr.make_pairs([n], "en-zh") == [HAND[n]]
     assert tr.make_pairs([n], "zh-en") == [HAND[n][::-1]]
 
@@ -63,9 +79,16 @@ def parse_chinese(text: str) -> int:
     return total + (digit or 0)
 
 
+ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
+    "fourteen fifteen sixteen seventeen eighteen nineteen"
+).split()
+TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+
+
 def parse_english(text: str) -> int:
-    small = dict(zip(tr._ONES, range(20), strict=True))
-    tens = {w: 10 * i for i, w in enumerate(tr._TENS) if w != "_"}
+    small = dict(zip(ONES, range(20), strict=True))
+    tens = {w: 10 * i for i, w in enumerate(TENS) if w != "_"}
     total = current = 0
     for word in text.replace("-", " ").split():
         if word in small:
@@ -83,8 +106,8 @@ def parse_english(text: str) -> int:
 
 def test_every_number_round_trips_and_follows_the_rules():
     seen_en, seen_zh = set(), set()
-    for n in range(tr.MAX_NUMBER + 1):
-        en, zh = tr.number_to_english(n), tr.number_to_chinese(n)
+    for n in range(nw.MAX_NUMBER + 1):
+        en, zh = nw.number_to_english(n), nw.number_to_chinese(n)
         assert parse_chinese(zh) == n and parse_english(en) == n, n
         seen_en.add(en)
         seen_zh.add(zh)
@@ -93,22 +116,22 @@ def test_every_number_round_trips_and_follows_the_rules():
         assert zh.startswith("一十") is False  # 10..19 drop the leading 一
         # British "and" before the last two digits, and only there
         assert (" and " in en) == (n >= 100 and n % 100 != 0), en
-    assert len(seen_en) == len(seen_zh) == tr.MAX_NUMBER + 1  # one-to-one
+    assert len(seen_en) == len(seen_zh) == nw.MAX_NUMBER + 1  # one-to-one
 
 
 @pytest.mark.parametrize("bad", [-1, 10000, 3.0, "12", True, None])
 def test_numbers_out_of_range_are_refused(bad):
     with pytest.raises(ValueError, match="number must be an int"):
-        tr.number_to_chinese(bad)
+        nw.number_to_chinese(bad)
     with pytest.raises(ValueError, match="number must be an int"):
-        tr.number_to_english(bad)
+        nw.number_to_english(bad)
 
 
 def test_splits_hold_out_whole_ranges_deterministically():
     a, b, c = tr.make_splits(0), tr.make_splits(0), tr.make_splits(1)
     assert a == b and a != c
     everything = sorted(a["train"] + a["val"] + a["test"])
-    assert everything == list(range(tr.MAX_NUMBER + 1))
+    assert everything == list(range(nw.MAX_NUMBER + 1))
     assert len(a["test"]) == 300 and len(a["val"]) == 200
     assert all(n < 1000 or n in a["train"] for n in range(1000))  # the building blocks train
     for name in ("val", "test"):
@@ -121,10 +144,10 @@ def test_splits_hold_out_whole_ranges_deterministically():
 
 
 def test_tokenize_detokenize_and_vocab():
-    assert tr.tokenize("Twenty-One ", "en") == ["twenty", "-", "one"]
-    assert tr.detokenize(["twenty", "-", "one"], "en") == "twenty-one"
-    assert tr.tokenize("一 百零五", "zh") == ["一", "百", "零", "五"]
-    assert tr.detokenize(["一", "百"], "zh") == "一百"
+    assert nw.tokenize("Twenty-One ", "en") == ["twenty", "-", "one"]
+    assert nw.detokenize(["twenty", "-", "one"], "en") == "twenty-one"
+    assert nw.tokenize("一 百零五", "zh") == ["一", "百", "零", "五"]
+    assert nw.detokenize(["一", "百"], "zh") == "一百"
     v = tr.Vocab(["b", "a", "b"])
     assert v.itos == ["<pad>", "<bos>", "<eos>", "a", "b"] and len(v) == 5
     assert v.encode(["a", "b"]) == [3, 4]
@@ -181,26 +204,54 @@ def test_datasets_share_one_width_and_decode_back():
         ("zh-en", "三百a", "unknown character 'a' at position 2"),
         ("zh-en", "两百", "unknown character '两'"),
         ("zh-en", "一" * 9, "9 tokens, more than the 7"),
+        # Outside the task's grammar or range: refused with the reason, as a parser would.
+        ("en-zh", "ten thousand", "would make 10 thousand, but the numbers of the task end at"),
+        ("en-zh", "eleven thousand", "would make 11 thousand"),
+        ("en-zh", "ninety-nine thousand", "would make 99 thousand"),
+        ("en-zh", "twelve hundred", "the task writes 1200 as 'one thousand two hundred'"),
+        ("en-zh", "twenty one", "'one' at position 1 after 'twenty' needs a hyphen: 'twenty-one'"),
+        ("en-zh", "zero zero", "'zero' at position 0 is only the number 0 on its own"),
+        ("en-zh", "and and and", "'and' at position 0 must come after 'hundred' or 'thousand'"),
+        ("en-zh", "-", "'-' at position 0 must join a tens word and a digit"),
+        ("en-zh", "one two three", "'two' at position 1 cannot follow 'one'"),
+        ("en-zh", "one hundred hundred hundred", "'hundred' at position 2 cannot follow 'hund"),
+        ("en-zh", "one hundred five", "'and' is missing before 'five' at position 2"),
+        ("en-zh", "three hundred and", "the input ends after 'and'"),
+        ("en-zh", "one thousand and one hundred", "'hundred' at position 4 comes after 'and'"),
+        ("en-zh", "two hundred one thousand", "'thousand' at position 3 is out of order"),
+        ("en-zh", "hundred", "'hundred' at position 0 needs a digit one..nine before it"),
+        ("zh-en", "一十五", "10..19 are written without 一"),
+        ("zh-en", "一千五", "skips a place without 零: the task writes 1005 as 一千零五 and 1500"),
+        ("zh-en", "零零", "零 at position 0: only the number 0 itself starts with 零"),
+        ("zh-en", "二千零零五", "零 at position 3 repeats 零"),
+        ("zh-en", "二百零", "零 at position 2 ends the number"),
+        ("zh-en", "二千零三百", "零 at position 2 stands for a skipped place, but none is"),
+        ("zh-en", "九九", "九 at position 1 follows the digit 九"),
+        ("zh-en", "百", "百 at position 0 needs a digit 一..九 before it"),
+        ("zh-en", "五十五十", "五十 at position 2 is out of order"),
+        ("zh-en", "一万", "unknown character '万' at position 1: .*the numbers of the task end"),
     ],
 )
 def test_bad_input_gives_clear_value_errors(direction, text, message):
-    task = tr.NumberTask(direction)
+    task = cached_task(direction)
     with pytest.raises(ValueError, match=message):
         task.encode_source(text)
     model = GRUSeq2Seq(len(task.src_vocab), len(task.tgt_vocab), hidden=8)
-    with pytest.raises(ValueError, match=message):
-        tr.translate(model, task, text)
+    with pytest.raises(ValueError, match=message):  # never a confident wrong translation
+        translation.translate(model, task, text)
+    with pytest.raises(ValueError):  # the reader refuses it too (long input for its grammar)
+        nw.parse_number(text, task.src_lang)
 
 
 def test_translate_returns_text_for_good_input_even_untrained():
     task = tr.NumberTask("en-zh")
     torch.manual_seed(0)
     model = GRUSeq2Seq(len(task.src_vocab), len(task.tgt_vocab), hidden=8)
-    out = tr.translate(model, task, "three hundred and twelve")
+    out = translation.translate(model, task, "three hundred and twelve")
     assert isinstance(out, str) and len(out) <= task.max_tgt_len + 1
-    assert isinstance(tr.translate(model, task, "twelve", beam_width=3), str)
+    assert isinstance(translation.translate(model, task, "twelve", beam_width=3), str)
     with pytest.raises(ValueError, match="must be a str"):
-        tr.translate(model, task, 312)
+        translation.translate(model, task, 312)
 
 
 def test_batcher_gives_src_and_tgt_in_as_a_tuple():
@@ -223,11 +274,79 @@ def test_batcher_gives_src_and_tgt_in_as_a_tuple():
 
 
 def test_score_translations():
-    scores = tr.score_translations(["一百", "二百"], ["一百", "三百"], "zh")
+    scores = translation.score_translations(["一百", "二百"], ["一百", "三百"], "zh")
     assert scores["exact_match"] == 50.0
     assert 0 < scores["chrF"] < 100 and 0 <= scores["BLEU"] < 100
     text = "nine thousand nine hundred and ninety-nine"
-    perfect = tr.score_translations([text], [text], "en")
+    perfect = translation.score_translations([text], [text], "en")
     assert perfect == pytest.approx({"exact_match": 100.0, "chrF": 100.0, "BLEU": 100.0})
     with pytest.raises(ValueError, match="hypotheses"):
-        tr.score_translations(["a"], ["a", "b"], "en")
+        translation.score_translations(["a"], ["a", "b"], "en")
+
+
+# ----------------------------------------------------------- the grammar of the task
+
+
+def candidates() -> set[str]:
+    """Near misses of the task's own forms, built by hand-written edits."""
+    out = set()
+    for n in list(range(0, 130)) + list(range(990, 1130)) + [2050, 5005, 9999, 7777]:
+        en, zh = nw.number_to_english(n), nw.number_to_chinese(n)
+        out |= {en.replace(" and ", " "), en.replace("-", " "), en + " thousand", "one " + en}
+        out |= {en.replace("one thousand", "ten hundred"), en.replace("hundred", "hundred and")}
+        out |= {"一" + zh, zh.replace("零", ""), zh + "零", zh.replace("零", "零零"), zh + "十"}
+    return out
+
+
+def test_the_readers_accept_exactly_the_task_s_forms():
+    english = {nw.number_to_english(n): n for n in range(nw.MAX_NUMBER + 1)}
+    chinese = {nw.number_to_chinese(n): n for n in range(nw.MAX_NUMBER + 1)}
+    for text in sorted(candidates()):
+        for lang, forms, read in (
+            ("en", english, nw.english_to_number),
+            ("zh", chinese, nw.chinese_to_number),
+        ):
+            if not text.strip() or (lang == "zh") != ("\u4e00" <= text[0] <= "\u9fff"):
+                continue
+            if text in forms:
+                assert read(text) == forms[text], text
+            else:
+                with pytest.raises(ValueError, match="not a number of the task"):
+                    read(text)
+
+
+def test_the_readers_invert_the_writers_checked_by_the_oracles():
+    for n in range(nw.MAX_NUMBER + 1):
+        en, zh = nw.number_to_english(n), nw.number_to_chinese(n)
+        assert nw.english_to_number(en) == parse_english(en) == n
+        assert nw.chinese_to_number(zh) == parse_chinese(zh) == n
+    assert nw.english_to_number("  Twenty-One ") == 21
+    assert nw.chinese_to_number("三 百 一十二") == 312
+
+
+@pytest.mark.parametrize(
+    "ids, message",
+    [
+        ([-1], r"ids\[0\]=-1 but the vocabulary has 16 tokens \(0\.\.15\)"),
+        ([3, 999], r"ids\[1\]=999 but the vocabulary has 16 tokens"),
+        (["a"], r"ids\[0\] must be an int, got 'a'"),
+        ([3, 1.0], r"ids\[1\] must be an int, got 1.0"),
+    ],
+)
+def test_decode_target_refuses_bad_ids(ids, message):
+    task = cached_task("en-zh")
+    with pytest.raises(ValueError, match=message):
+        task.decode_target(ids)
+    assert task.decode_target(torch.tensor([1, 4, 2, 999])) == task.tgt_vocab.itos[4]
+
+
+def test_translate_checks_its_settings():
+    task = tr.NumberTask("en-zh")
+    model = GRUSeq2Seq(len(task.src_vocab), len(task.tgt_vocab), hidden=8)
+    with pytest.raises(ValueError, match=r"max_len must be an int >= 1, got 0 \(or None\)"):
+        translation.translate(model, task, "twelve", max_len=0)
+    with pytest.raises(ValueError, match="beam_width must be an int >= 1, got 0"):
+        translation.translate(model, task, "twelve", beam_width=0)
+    with pytest.raises(ValueError, match="task must be a NumberTask, got str"):
+        translation.translate(model, "en-zh", "twelve")
+    assert len(translation.translate(model, task, "twelve", max_len=1)) <= 1

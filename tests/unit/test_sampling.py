@@ -12,6 +12,7 @@ Hand computations for logits [2, 1, 0]:
 """
 
 import math
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -100,6 +101,32 @@ def test_tiny_temperature_does_not_overflow():
     close(probs, [1.0, 0.0, 0.0])
 
 
+@pytest.mark.parametrize("temperature", [1e-39, 7e-46, 1e-46, 5e-324])
+def test_a_temperature_that_underflows_is_greedy_never_nan(temperature):
+    # 1e-46 is finite and > 0, but 0 in float32: logits / T was 0 / 0 = NaN. Below
+    # float32's smallest normal number (1.2e-38) a temperature is greedy.
+    logits = torch.tensor([[1.0, 3.0, 2.0], [0.5, -1.0, 0.25]])
+    probs = sampling_probs(logits, temperature=temperature)
+    close(probs, [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    assert kept_mask(logits, temperature=temperature).tolist() == [[False, True, False]] + [
+        [True, False, False]
+    ]
+    gen = torch.Generator().manual_seed(0)
+    assert sample_next(logits, temperature=temperature, generator=gen).tolist() == [1, 0]
+    model = Bigram()
+    assert (
+        generate(model, [2], 4, temperature=temperature).tolist()
+        == generate(model, [2], 4, temperature=0).tolist()
+    )
+
+
+def test_below_float32_but_normal_in_float64_stays_a_temperature():
+    # In float64, 1e-300 is a normal number: a real (very cold) softmax, ties shared.
+    logits = torch.tensor([3.0, 3.0, 1.0], dtype=torch.float64)
+    close(sampling_probs(logits, temperature=1e-300), [0.5, 0.5, 0.0])
+    close(sampling_probs(logits, temperature=1e-320), [1.0, 0.0, 0.0])  # subnormal: greedy
+
+
 def test_batched_equals_row_by_row():
     logits = torch.randn(4, 10, generator=torch.Generator().manual_seed(1))
     for settings in [{}, {"temperature": 0.7, "top_k": 3}, {"top_p": 0.5}, {"temperature": 0}]:
@@ -118,8 +145,29 @@ def test_entropy_nats_and_bits():
     close(entropy([0.5, 0.5]), math.log(2))
     assert math.copysign(1.0, float(entropy([1.0, 0.0, 0.0]))) == 1.0  # 0.0, not -0.0
     close(entropy(torch.tensor([[0.5, 0.5], [1.0, 0.0]]), unit="bits"), [1.0, 0.0])
-    with pytest.raises(ValueError, match="unit must be 'nats' or 'bits'"):
+    close(entropy(torch.tensor([0.5, 0.5], dtype=torch.float16)), math.log(2), tol=1e-3)
+    close(entropy([0.3, 0.7 - 1e-12, 1e-12]), -(0.3 * math.log(0.3) + 0.7 * math.log(0.7)))
+    with pytest.raises(ValueError, match=r"unit must be one of \('nats', 'bits'\)"):
         entropy([1.0], unit="bans")
+
+
+@pytest.mark.parametrize(
+    "probs, message",
+    [
+        ([-0.5, 1.5], r"probs must be >= 0, got -0.5 at \[0\]"),
+        ([0.5, 0.6], "probs must sum to 1 over the last dimension, but one sums to 1.1;"),
+        ([[0.5, 0.5], [0.2, 0.2]], r"one sums to 0.4 \(the row at 1\)"),
+        ([2.0, 1.0, 0.0], "sums to 3; sampling_probs turns logits into probabilities"),
+        ([float("nan"), 1.0], r"probs must be finite, got nan at \[0\]"),
+        ([0.0, float("inf")], r"probs must be finite, got inf at \[1\]"),
+        (torch.tensor([0.5 + 0j, 0.5]), "probs must be real"),
+        ([], "probs must be real, shaped"),
+        ("abc", "probs must be numbers, got str"),
+    ],
+)
+def test_entropy_refuses_what_is_not_a_distribution(probs, message):
+    with pytest.raises(ValueError, match=message):
+        entropy(probs)
 
 
 # ----- drawing ---------------------------------------------------------------------
@@ -171,7 +219,7 @@ class Bigram(torch.nn.Module):
 
 def test_generate_greedy_is_the_argmax_chain():
     model = Bigram()
-    out = generate(model, [2], steps=6, temperature=0)
+    out = generate(model, [2], max_new_tokens=6, temperature=0)
     chain = [2]
     for _ in range(6):
         chain.append(int(model.table[chain[-1]].argmax()))
@@ -190,20 +238,37 @@ def test_generate_is_deterministic_with_a_seed():
     assert run(0).shape == (32,) and run(0)[:2].tolist() == [0, 1]
 
 
-def test_generate_batched_and_steps_zero():
+def test_generate_batched_and_zero_new_tokens():
     model = Bigram()
     out = generate(model, torch.tensor([[0, 1], [2, 3]]), 4, temperature=0)
     assert out.shape == (2, 6)
     assert generate(model, [4, 3], 0).tolist() == [4, 3]
 
 
-def test_generate_crops_to_context_size_and_restores_train_mode():
+def test_generate_crops_to_block_size_and_restores_train_mode():
     model = Bigram(dropout=0.5)
     model.train()
-    generate(model, [0, 1, 2, 3], 5, temperature=0, context_size=3)
+    generate(model, [0, 1, 2, 3], 5, temperature=0, block_size=3)
     assert [length for length, _ in model.calls] == [3, 3, 3, 3, 3]
     assert not any(training for _, training in model.calls)  # eval mode: no dropout
     assert model.training
+
+
+def test_generate_reads_the_block_size_of_the_models_config():
+    model = Bigram()
+    model.config = SimpleNamespace(block_size=2)  # as the book's GPT has
+    out = generate(model, [0, 1, 2, 3], 3, temperature=0)
+    assert [length for length, _ in model.calls] == [2, 2, 2]
+    assert out[:4].tolist() == [0, 1, 2, 3] and len(out) == 7
+    model.calls.clear()
+    generate(model, [0, 1, 2, 3], 2, temperature=0, block_size=3)  # an explicit one wins
+    assert [length for length, _ in model.calls] == [3, 3]
+    model.calls.clear()
+    close(next_token_logits(model, [4, 0, 1, 2]), model.table[2][None])
+    assert model.calls == [(2, False)]
+    model.config = SimpleNamespace(block_size=0)
+    with pytest.raises(ValueError, match=r"model.config.block_size must be an int >= 1, got 0"):
+        generate(model, [0], 1)
 
 
 def test_generate_accepts_tuple_outputs_and_plain_functions():
@@ -220,14 +285,15 @@ def test_generate_accepts_tuple_outputs_and_plain_functions():
 @pytest.mark.parametrize(
     "settings, message",
     [
-        ({"temperature": -1}, "temperature must be a finite number >= 0 .* got -1"),
+        ({"temperature": -1}, "temperature must be a finite number >= 0, got -1"),
         ({"temperature": float("nan")}, "temperature .* got nan"),
         ({"temperature": float("inf")}, "temperature .* got inf"),
-        ({"temperature": "hot"}, "temperature and top_p must be numbers"),
-        ({"top_p": 0}, r"top_p must be in \(0, 1\] .* got 0"),
+        ({"temperature": "hot"}, r"temperature must be a finite number >= 0, got 'hot' \(str\)"),
+        ({"temperature": None}, "temperature .* got None"),
+        ({"top_p": 0}, r"top_p must be a finite number in \(0, 1\], got 0"),
         ({"top_p": 1.5}, "top_p .* got 1.5"),
         ({"top_p": float("nan")}, "top_p .* got nan"),
-        ({"top_k": 0}, "top_k must be None .* integer >= 1, got 0"),
+        ({"top_k": 0}, r"top_k must be an int >= 1, got 0 \(or None\)"),
         ({"top_k": -3}, "top_k .* got -3"),
         ({"top_k": 2.5}, "top_k .* got 2.5"),
         ({"top_k": True}, "top_k .* got True"),
@@ -255,6 +321,8 @@ def test_settings_accept_numpy_like_integers():
         ([float("-inf"), 0.0], r"1 infinite value at positions \[0\]"),
         ([[0.0, 1.0], [0.0, float("nan")]], r"1 NaN value at positions \[\(1, 1\)\]"),
         ([], r"logits are empty \(shape \(0,\)\)"),
+        ("abc", "logits must be real numbers .*got str"),
+        (torch.tensor([1.0 + 2j, 0.0]), "logits must be real numbers, got complex dtype"),
         (torch.empty(2, 0), r"logits are empty \(shape \(2, 0\)\)"),
         (torch.tensor(1.0), r"logits are empty \(shape \(\)\)"),
     ],
@@ -269,14 +337,16 @@ def test_bad_logits_raise(logits, message):
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"ids": [], "steps": 3}, "ids is empty"),
-        ({"ids": torch.zeros(1, 0, dtype=torch.long), "steps": 3}, "ids is empty"),
-        ({"ids": [0.5, 1.0], "steps": 3}, "ids must be integers"),
-        ({"ids": [0], "steps": -1}, "steps must be an integer >= 0, got -1"),
-        ({"ids": [0], "steps": 2.0}, "steps .* got 2.0"),
-        ({"ids": [0], "steps": 0, "context_size": 0}, "context_size .* got 0"),
-        ({"ids": [0], "steps": 2, "temperature": -0.5}, "temperature .* got -0.5"),
-        ({"ids": [0], "steps": 0, "top_p": 0.0}, "top_p .* got 0.0"),
+        ({"ids": [], "max_new_tokens": 3}, "ids is empty"),
+        ({"ids": torch.zeros(1, 0, dtype=torch.long), "max_new_tokens": 3}, "ids is empty"),
+        ({"ids": [0.5, 1.0], "max_new_tokens": 3}, "ids must be integers"),
+        ({"ids": [[[0]]], "max_new_tokens": 3}, r"ids must be integers .* got shape \(1, 1, 1\)"),
+        ({"ids": [0], "max_new_tokens": -1}, "max_new_tokens must be an int >= 0, got -1"),
+        ({"ids": [0], "max_new_tokens": 2.0}, r"max_new_tokens .* got 2.0 \(float\)"),
+        ({"ids": [0], "max_new_tokens": 0, "block_size": 0}, "block_size .* got 0"),
+        ({"ids": [0], "max_new_tokens": 2, "temperature": -0.5}, "temperature .* got -0.5"),
+        ({"ids": [0], "max_new_tokens": 0, "top_p": 0.0}, "top_p .* got 0.0"),
+        ({"ids": [0], "max_new_tokens": 1, "generator": 0}, "generator must be a torch.Gen"),
     ],
 )
 def test_generate_bad_input_raises(kwargs, message):
@@ -289,3 +359,8 @@ def test_generate_rejects_a_model_with_the_wrong_output():
         ValueError, match=r"model must return logits shaped \(B=1, T, V\), got \(1, 5\)"
     ):
         generate(lambda idx: torch.zeros(1, 5), [0], 1)
+
+
+def test_sample_next_refuses_a_generator_of_the_wrong_type():
+    with pytest.raises(ValueError, match="generator must be a torch.Generator or None, got str"):
+        sample_next(L, generator="x")

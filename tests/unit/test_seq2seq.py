@@ -11,7 +11,9 @@ import torch.nn.functional as F
 
 import llmwidgets as lw
 from llmwidgets.nn.gpt import MLP, Block, CausalSelfAttention
+from llmwidgets.seq2seq import decoding
 from llmwidgets.seq2seq import rnn as s2s
+from llmwidgets.seq2seq.base import Seq2Seq
 from llmwidgets.seq2seq.number_task import NumberTask, Seq2SeqBatcher
 from llmwidgets.seq2seq.transformer import (
     DecoderBlock,
@@ -20,11 +22,12 @@ from llmwidgets.seq2seq.transformer import (
     TransformerSeq2Seq,
     TransformerSeq2SeqConfig,
 )
+from llmwidgets.seq2seq.translation import translate
 
 V_SRC, V_TGT, BOS, EOS = 11, 9, 1, 2
 
 
-def make(kind: str, seed: int = 0) -> s2s.Seq2Seq:
+def make(kind: str, seed: int = 0) -> Seq2Seq:
     torch.manual_seed(seed)
     if kind == "gru":
         model = s2s.GRUSeq2Seq(V_SRC, V_TGT, hidden=16)
@@ -174,14 +177,72 @@ def test_multi_head_attention_fast_path_equals_explicit_and_a_loop_over_heads():
 
 def test_encode_refuses_bad_sources():
     model = make("gru")
-    with pytest.raises(ValueError, match="LongTensor"):
+    with pytest.raises(ValueError, match="src must hold integer token ids, got dtype torch.float"):
         model.encode(torch.ones(2, 3))
-    with pytest.raises(ValueError, match="LongTensor"):
+    with pytest.raises(ValueError, match=r"src must have shape \(B, T\) with T >= 1, got \(3,\)"):
         model.encode(torch.ones(3, dtype=torch.long))
     with pytest.raises(ValueError, match="at least one token"):
         model.encode(torch.tensor([[3, 4], [0, 0]]))
     with pytest.raises(ValueError, match="even hidden"):
         s2s.GRUEncoder(5, 7, bidirectional=True)
+    assert model.encode(torch.tensor([[3, 4]], dtype=torch.int32))["hidden"].shape == (1, 16)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_ids_outside_the_vocabularies_are_named_not_index_errors(kind):
+    model = make(kind)
+    src = SRC.clone()
+    src[1, 1] = 999
+    with pytest.raises(ValueError, match=r"token id 999 at position \(1, 1\) is outside the voc"):
+        model(src, TGT_IN)
+    with pytest.raises(ValueError, match=r"token id 999 at position \(1, 1\) is outside"):
+        decoding.greedy_decode(model, src, BOS, EOS, 4)
+    tgt = TGT_IN.clone()
+    tgt[0, 2] = V_TGT  # one past the target vocabulary
+    with pytest.raises(ValueError, match=rf"token id {V_TGT} at position \(0, 2\)"):
+        model(SRC, tgt)
+    with pytest.raises(ValueError, match=r"token id -1 at position \(2, 0\) is negative"):
+        model(torch.tensor([[3], [4], [-1]]), TGT_IN)
+    with pytest.raises(ValueError, match=r"tgt_in is an empty batch, shape \(0, 4\)"):
+        model.decode(model.encode(SRC), TGT_IN[:0])
+    with pytest.raises(ValueError, match=r"memory\['.*'\] has shape .* tgt_in has a batch of 2"):
+        model.decode(model.encode(SRC), TGT_IN[:2])
+    with pytest.raises(ValueError, match=r"eos=9 but the model's target vocabulary has 9 tokens"):
+        decoding.greedy_decode(model, SRC, BOS, V_TGT, 4)
+    with pytest.raises(ValueError, match=r"bos=-1 but the model's target vocabulary has 9"):
+        decoding.beam_search(model, SRC[0], -1, EOS, 2, 4)
+
+
+@pytest.mark.parametrize(
+    "build, message",
+    [
+        (lambda: s2s.GRUSeq2Seq(0, 5), "src_vocab must be an int >= 1, got 0"),
+        (lambda: s2s.AttentionGRUSeq2Seq(5, 2.5), r"tgt_vocab must be an int >= 1, got 2.5"),
+        (lambda: s2s.GRUSeq2Seq(5, 5, hidden=0), "hidden must be an int >= 1, got 0"),
+        (lambda: TransformerSeq2SeqConfig(5, -1), "tgt_vocab must be an int >= 1, got -1"),
+        (lambda: TransformerSeq2SeqConfig(5, 5, n_embd=10, n_head=4), "not divisible by n_head"),
+        (lambda: TransformerSeq2Seq({"src_vocab": 5}), "config must be a TransformerSeq2SeqCon"),
+    ],
+)
+def test_bad_model_sizes_are_refused(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()
+
+
+def test_transformer_config_is_frozen():
+    config = TransformerSeq2SeqConfig(5, 5)
+    with pytest.raises(AttributeError):
+        config.n_head = 3
+
+
+def test_translate_refuses_a_model_built_for_other_vocabularies():
+    task = NumberTask("en-zh")
+    small = s2s.GRUSeq2Seq(len(task.src_vocab) - 4, len(task.tgt_vocab), hidden=8)
+    with pytest.raises(ValueError, match=r"model's source vocabulary has \d+ ids but the task's"):
+        translate(small, task, "twelve")
+    other = s2s.GRUSeq2Seq(len(task.src_vocab), len(task.tgt_vocab) + 1, hidden=8)
+    with pytest.raises(ValueError, match=r"target vocabulary has 17 ids but the task's has 16"):
+        translate(other, task, "twelve")
 
 
 # ------------------------------------------------------------------------------ decoding
@@ -211,9 +272,9 @@ TABLE = {
 
 def test_beam_finds_what_greedy_misses_and_matches_exhaustive_search():
     step = table_step(TABLE, 5)
-    greedy = s2s.beam_search_steps(step, BOS, EOS, beam_width=1, max_len=4)
+    greedy = decoding.beam_search_steps(step, BOS, EOS, beam_width=1, max_len=4)
     assert greedy[0][0] == [3] and greedy[0][1] == pytest.approx(math.log(0.25))
-    beam = s2s.beam_search_steps(step, BOS, EOS, beam_width=2, max_len=4)
+    beam = decoding.beam_search_steps(step, BOS, EOS, beam_width=2, max_len=4)
     assert beam[0][0] == [4] and beam[0][1] == pytest.approx(math.log(0.36))
     assert [s for _, s in beam] == sorted((s for _, s in beam), reverse=True)
     # exhaustive: every sequence of up to 3 tokens followed by <eos>
@@ -226,41 +287,41 @@ def test_beam_finds_what_greedy_misses_and_matches_exhaustive_search():
         for n in range(4)
         for seq in itertools.product([3, 4], repeat=n)
     )
-    wide = s2s.beam_search_steps(step, BOS, EOS, beam_width=8, max_len=4)
+    wide = decoding.beam_search_steps(step, BOS, EOS, beam_width=8, max_len=4)
     assert wide[0][0] == list(best[1]) and wide[0][1] == pytest.approx(best[0])
 
 
 def test_length_penalty_and_bad_settings():
     step = table_step(TABLE, 5)
-    raw = s2s.beam_search_steps(step, BOS, EOS, 3, 4)
-    normalised = s2s.beam_search_steps(step, BOS, EOS, 3, 4, length_penalty=1.0)
+    raw = decoding.beam_search_steps(step, BOS, EOS, 3, 4)
+    normalised = decoding.beam_search_steps(step, BOS, EOS, 3, 4, length_penalty=1.0)
     assert sorted(map(tuple, (h for h, _ in raw))) == sorted(map(tuple, (h for h, _ in normalised)))
     for ids, score in normalised:
         assert isinstance(score, float) and all(i not in (BOS, EOS) for i in ids)
     with pytest.raises(ValueError, match="beam_width"):
-        s2s.beam_search_steps(step, BOS, EOS, 0, 4)
+        decoding.beam_search_steps(step, BOS, EOS, 0, 4)
     with pytest.raises(ValueError, match="max_len"):
-        s2s.beam_search_steps(step, BOS, EOS, 2, 0)
+        decoding.beam_search_steps(step, BOS, EOS, 2, 0)
 
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_beam_width_one_is_greedy_and_scores_are_log_probs(kind):
     model = make(kind, seed=3).train()  # decoding must switch to eval and back
-    greedy = s2s.greedy_decode(model, SRC, BOS, EOS, max_len=6)
+    greedy = decoding.greedy_decode(model, SRC, BOS, EOS, max_len=6)
     assert model.training
     for i, length in enumerate([4, 2, 1]):
         src = SRC[i, :length]
-        beam1 = s2s.beam_search(model, src, BOS, EOS, beam_width=1, max_len=6)
+        beam1 = decoding.beam_search(model, src, BOS, EOS, beam_width=1, max_len=6)
         assert beam1[0][0] == greedy[i]
-        assert s2s.greedy_decode(model, src[None], BOS, EOS, 6)[0] == greedy[i]
-        for ids, score in s2s.beam_search(model, src, BOS, EOS, beam_width=3, max_len=6):
+        assert decoding.greedy_decode(model, src[None], BOS, EOS, 6)[0] == greedy[i]
+        for ids, score in decoding.beam_search(model, src, BOS, EOS, beam_width=3, max_len=6):
             full = [BOS, *ids, EOS]  # recompute the score from the model's log-probs
             logp = model.eval()(src[None], torch.tensor([full[:-1]])).log_softmax(-1)[0]
             ended = len(ids) < 6  # else max_len stopped it: no <eos> in the score
             expected = sum(logp[t, full[t + 1]].item() for t in range(len(full) - 1 - (not ended)))
             assert score == pytest.approx(expected, abs=1e-4)
     with pytest.raises(ValueError, match="one source"):
-        s2s.beam_search(model, SRC, BOS, EOS, 2, 6)
+        decoding.beam_search(model, SRC, BOS, EOS, 2, 6)
 
 
 def test_greedy_stops_at_eos():
@@ -268,8 +329,8 @@ def test_greedy_stops_at_eos():
     with torch.no_grad():
         model.decoder.fc.bias.fill_(0.0)
         model.decoder.fc.bias[EOS] = 100.0  # <eos> always wins
-    assert s2s.greedy_decode(model, SRC, BOS, EOS, max_len=5) == [[], [], []]
-    assert s2s.beam_search(model, SRC[0], BOS, EOS, 2, 5)[0][0] == []
+    assert decoding.greedy_decode(model, SRC, BOS, EOS, max_len=5) == [[], [], []]
+    assert decoding.beam_search(model, SRC[0], BOS, EOS, 2, 5)[0][0] == []
 
 
 # -------------------------------------------------------------- training with the Trainer

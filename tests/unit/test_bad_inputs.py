@@ -1,0 +1,364 @@
+"""Bad input to the public API: a clear error, never a silently wrong result.
+
+One table for the whole package. Each row is ``Row(id, call, exception, match)``: calling
+``call()`` must raise exactly ``exception`` (not a subclass, not a torch/IndexError from
+deep inside) with a message that matches the regex ``match``. Rows are appended section by
+section (``ROWS += [...]`` under ``# --- <layer> ---``); ``pytest_generate_tests`` below
+reads the finished table, so a section can be added anywhere in the file.
+
+Behaviour that is right rather than an error (a temperature that underflows is greedy,
+a config=None load detects an untied head, ...) is tested on values in the module's own
+test file; this table is about refusals.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import tempfile
+from collections.abc import Callable
+from typing import NamedTuple
+from unittest import mock
+
+import pytest
+import torch
+
+import llmwidgets as lw
+
+
+class Row(NamedTuple):
+    """One bad call: ``call()`` raises ``exception`` whose message matches ``match``."""
+
+    id: str  # unique, names the function and the bad input
+    call: Callable[[], object]  # the bad call, with no arguments
+    exception: type[BaseException]  # the exact class expected
+    match: str  # a regex searched in the message (re.search)
+
+
+ROWS: list[Row] = []
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrise ``row`` with the whole table, after every section has been added."""
+    if "row" in metafunc.fixturenames:
+        metafunc.parametrize("row", ROWS, ids=[row.id for row in ROWS])
+
+
+def test_bad_input_gives_a_clear_error(row: Row) -> None:
+    with pytest.raises(BaseException) as caught:
+        row.call()
+    assert type(caught.value) is row.exception, f"{type(caught.value).__name__}: {caught.value}"
+    assert caught.match(row.match)
+
+
+def test_row_ids_are_unique() -> None:
+    ids = [row.id for row in ROWS]
+    assert len(ids) == len(set(ids)), sorted(i for i in ids if ids.count(i) > 1)
+
+
+# Small objects the rows share, built on first use (collection stays fast).
+
+
+@functools.cache
+def tiny_gpt() -> lw.GPT:
+    torch.manual_seed(0)
+    return lw.GPT(lw.GPTConfig.preset("char-tiny")).eval()
+
+
+@functools.cache
+def task(direction: str = "en-zh") -> lw.NumberTask:
+    return lw.NumberTask(direction)
+
+
+@functools.cache
+def gru(direction: str = "en-zh", shrink: int = 0) -> lw.GRUSeq2Seq:
+    t = task(direction)
+    torch.manual_seed(0)
+    return lw.GRUSeq2Seq(len(t.src_vocab) - shrink, len(t.tgt_vocab), hidden=8).eval()
+
+
+# --- core ---
+
+
+def _load_with_cache_dir_a_file() -> object:
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "cache_is_a_file")
+        with open(path, "w") as f:
+            f.write("not a folder")
+        with mock.patch.dict(os.environ, {"LLMW_CACHE_DIR": path}):  # restored after
+            os.environ.pop("LLMW_DATA_DIR", None)
+            return lw.load_text("lunyu")
+
+
+ROWS += [
+    Row(
+        "load_text: LLMW_CACHE_DIR is a regular file",
+        _load_with_cache_dir_a_file,
+        lw.CorpusError,
+        r"the cache folder .*cache_is_a_file \(from LLMW_CACHE_DIR\) is a file, not a folder",
+    ),
+    Row(
+        "load_text: unknown corpus",
+        lambda: lw.load_text("wikipedia"),
+        ValueError,
+        r"unknown corpus 'wikipedia'; known corpora: \['lunyu', 'songci300', 'tinyshakespeare'\]",
+    ),
+]
+
+
+# --- nn ---
+
+
+def _untied_state_dict() -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(0)
+    return {
+        "transformer.wte.weight": torch.randn(65, 32, generator=g),
+        "transformer.wpe.weight": torch.randn(32, 32, generator=g),
+        "lm_head.weight": torch.randn(65, 32, generator=g),  # a separate, different head
+    }
+
+
+def _gpt2_small_shapes() -> dict[str, torch.Tensor]:
+    meta = dict(device="meta")  # shapes without data
+    return {
+        "transformer.wte.weight": torch.empty(50257, 768, **meta),
+        "transformer.wpe.weight": torch.empty(1024, 768, **meta),
+        **{f"transformer.h.{i}.ln_1.weight": torch.empty(768, **meta) for i in range(12)},
+    }
+
+
+def _change_a_frozen_config() -> None:
+    config = lw.GPTConfig.preset("char-tiny")
+    config.n_head = 3  # type: ignore[misc]
+
+
+ROWS += [
+    Row(
+        "GPTConfig: changed after creation",
+        _change_a_frozen_config,
+        dataclasses.FrozenInstanceError,
+        "cannot assign to field 'n_head'",
+    ),
+    Row(
+        "GPTConfig: n_embd not divisible by n_head",
+        lambda: lw.GPTConfig(n_embd=8, n_head=3),
+        ValueError,
+        "n_embd=8 is not divisible by n_head=3",
+    ),
+    Row(
+        "GPT.forward: empty batch",
+        lambda: tiny_gpt()(torch.zeros(0, 3, dtype=torch.long)),
+        ValueError,
+        r"idx is an empty batch, shape \(0, 3\): give at least one sequence",
+    ),
+    Row(
+        "GPT.forward: id outside the vocabulary",
+        lambda: tiny_gpt()(torch.tensor([[1, 65]])),
+        ValueError,
+        r"token id 65 at position \(0, 1\) is outside the vocabulary of size 65",
+    ),
+    Row(
+        "gpt_param_count: a dict",
+        lambda: lw.gpt_param_count({"n_embd": 8}),
+        ValueError,
+        "config must be a GPTConfig, got dict",
+    ),
+    Row(
+        "from_gpt2_state_dict: a list",
+        lambda: lw.GPT.from_gpt2_state_dict([1, 2], lw.GPTConfig.preset("char-tiny")),
+        ValueError,
+        "state_dict must be a mapping of parameter names to tensors .*got list",
+    ),
+    Row(
+        "from_gpt2_state_dict: untied head into a tied config",
+        lambda: lw.GPT.from_gpt2_state_dict(_untied_state_dict(), lw.GPTConfig.preset("char-tiny")),
+        ValueError,
+        "lm_head.weight differs from transformer.wte.weight .*pass a config with tie_weights=False",
+    ),
+    Row(
+        "from_gpt2_state_dict: n_head contradicts GPT-2 small",
+        lambda: lw.GPT.from_gpt2_state_dict(_gpt2_small_shapes(), lw.GPTConfig(n_head=8)),
+        ValueError,
+        r"sizes of the 'gpt2' checkpoint, whose attention has n_head=12, but config has n_head=8",
+    ),
+    Row(
+        "sampling_probs: a string",
+        lambda: lw.sampling_probs("abc"),
+        ValueError,
+        r"logits must be real numbers \(a tensor, array or list\), got str",
+    ),
+    Row(
+        "sampling_probs: complex logits",
+        lambda: lw.sampling_probs(torch.tensor([1.0 + 1j, 2.0])),
+        ValueError,
+        "logits must be real numbers, got complex dtype torch.complex64",
+    ),
+    Row(
+        "sampling_probs: negative temperature",
+        lambda: lw.sampling_probs([1.0, 2.0], temperature=-1),
+        ValueError,
+        "temperature must be a finite number >= 0, got -1",
+    ),
+    Row(
+        "sample_next: generator of the wrong type",
+        lambda: lw.sample_next([1.0, 2.0], generator="x"),
+        ValueError,
+        "generator must be a torch.Generator or None, got str",
+    ),
+    Row(
+        "generate: generator of the wrong type",
+        lambda: lw.generate(tiny_gpt(), [1], 2, generator=0),
+        ValueError,
+        "generator must be a torch.Generator or None, got int",
+    ),
+    Row(
+        "generate: negative max_new_tokens",
+        lambda: lw.generate(tiny_gpt(), [1], -1),
+        ValueError,
+        "max_new_tokens must be an int >= 0, got -1",
+    ),
+    Row(
+        "generate: block_size 0",
+        lambda: lw.generate(tiny_gpt(), [1], 1, block_size=0),
+        ValueError,
+        "block_size must be an int >= 1, got 0",
+    ),
+    Row(
+        "entropy: negative probabilities",
+        lambda: lw.nn.entropy([-0.5, 1.5]),
+        ValueError,
+        r"probs must be >= 0, got -0.5 at \[0\]",
+    ),
+    Row(
+        "entropy: not summing to 1",
+        lambda: lw.nn.entropy([0.2, 0.3]),
+        ValueError,
+        "probs must sum to 1 over the last dimension, but one sums to 0.5",
+    ),
+    Row(
+        "entropy: NaN",
+        lambda: lw.nn.entropy([float("nan"), 1.0]),
+        ValueError,
+        r"probs must be finite, got nan at \[0\]",
+    ),
+    Row(
+        "capture_attention: negative batch_index",
+        lambda: lw.capture_attention(tiny_gpt(), [1, 2], batch_index=-1),
+        ValueError,
+        "batch_index must be an int >= 0, got -1",
+    ),
+    Row(
+        "AttentionData.head: layer out of range",
+        lambda: lw.normalize_attention(torch.eye(3).expand(2, 1, 3, 3)).head(2, 0),
+        ValueError,
+        r"layer=2 but attention has 2 layers \(0\.\.1\)",
+    ),
+    Row(
+        "softmax: temperature 0",
+        lambda: lw.softmax(torch.tensor([1.0, 2.0]), temperature=0.0),
+        ValueError,
+        "temperature must be a finite number > 0, got 0.0",
+    ),
+    Row(
+        "causal_mask: zero keys",
+        lambda: lw.causal_mask(3, 0),
+        ValueError,
+        "n_keys must be an int >= 1, got 0",
+    ),
+]
+
+
+# --- seq2seq ---
+
+# Input outside the task's grammar or range: refused with the reason, as a parser would,
+# instead of a confident wrong translation by a model trained on 0..9999.
+OUT_OF_GRAMMAR = {
+    "ten thousand": "would make 10 thousand, but the numbers of the task end at 9999",
+    "twelve hundred": "the task writes 1200 as 'one thousand two hundred'",
+    "twenty one": "after 'twenty' needs a hyphen: 'twenty-one'",
+    "zero zero": "'zero' at position 0 is only the number 0 on its own",
+    "and and and": "'and' at position 0 must come after 'hundred' or 'thousand'",
+    "-": "'-' at position 0 must join a tens word and a digit",
+    "one two three": "'two' at position 1 cannot follow 'one'",
+    "eleven thousand": "would make 11 thousand, but the numbers of the task end at 9999",
+}
+
+ROWS += [
+    Row(
+        f"translate: {text!r}",
+        functools.partial(lambda t: lw.translate(gru(), task(), t), text),
+        ValueError,
+        rf"is not a number of the task \(0\.\.9999\): .*{reason}",
+    )
+    for text, reason in OUT_OF_GRAMMAR.items()
+]
+
+ROWS += [
+    Row(
+        "translate zh-en: 一千五 (a skipped place without 零)",
+        lambda: lw.translate(gru("zh-en"), task("zh-en"), "一千五"),
+        ValueError,
+        "skips a place without 零: the task writes 1005 as 一千零五 and 1500 as 一千五百",
+    ),
+    Row(
+        "translate: max_len=0",
+        lambda: lw.translate(gru(), task(), "twelve", max_len=0),
+        ValueError,
+        r"max_len must be an int >= 1, got 0 \(or None\)",
+    ),
+    Row(
+        "translate: a model with a smaller source vocabulary than the task",
+        lambda: lw.translate(gru(shrink=3), task(), "twelve"),
+        ValueError,
+        r"the model's source vocabulary has 32 ids but the task's has 35: .*len\(task.src_vocab\)",
+    ),
+    Row(
+        "greedy_decode: source id 999",
+        lambda: lw.greedy_decode(gru(), torch.tensor([[3, 999]]), 1, 2, 5),
+        ValueError,
+        r"token id 999 at position \(0, 1\) is outside the vocabulary of size 35",
+    ),
+    Row(
+        "beam_search: a batch of two sources",
+        lambda: lw.beam_search(gru(), torch.tensor([[3], [4]]), 1, 2, 2, 5),
+        ValueError,
+        r"beam_search translates one source at a time, got \(2, 1\)",
+    ),
+    Row(
+        "decode_target: negative id",
+        lambda: task().decode_target([-1]),
+        ValueError,
+        r"ids\[0\]=-1 but the vocabulary has 16 tokens \(0\.\.15\)",
+    ),
+    Row(
+        "decode_target: id out of range",
+        lambda: task().decode_target([3, 999]),
+        ValueError,
+        r"ids\[1\]=999 but the vocabulary has 16 tokens",
+    ),
+    Row(
+        "decode_target: not an int",
+        lambda: task().decode_target(["a"]),
+        ValueError,
+        r"ids\[0\] must be an int, got 'a'",
+    ),
+    Row(
+        "NumberTask: unknown direction",
+        lambda: lw.NumberTask("en-fr"),
+        ValueError,
+        r"direction must be one of \('en-zh', 'zh-en'\), got 'en-fr'",
+    ),
+    Row(
+        "TransformerSeq2SeqConfig: zero source vocabulary",
+        lambda: lw.TransformerSeq2SeqConfig(0, 5),
+        ValueError,
+        "src_vocab must be an int >= 1, got 0",
+    ),
+    Row(
+        "number_to_chinese: 10000",
+        lambda: lw.number_to_chinese(10000),
+        ValueError,
+        r"number must be an int in \[0, 9999\], got 10000",
+    ),
+]
