@@ -154,13 +154,3 @@ class AttentionGRUSeq2Seq(Seq2Seq):
     ) -> Tensor | tuple[Tensor, list[Tensor]]:
         logits, w = self.decoder(tgt_in, memory["hidden"], memory["outputs"], memory["mask"])
         return (logits, [w[:, None]]) if return_attention else logits  # one layer, one head
-
-
-# Transitional: the decoding functions moved to llmwidgets.seq2seq.decoding; these names
-# keep ``from llmwidgets.seq2seq.rnn import beam_search_steps`` (llmwidgets.checks) working
-# until it imports them from there.
-from llmwidgets.seq2seq.decoding import (  # noqa: E402, F401
-    beam_search,
-    beam_search_steps,
-    greedy_decode,
-)

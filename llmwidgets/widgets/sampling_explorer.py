@@ -226,7 +226,7 @@ class SamplingExplorer:
                 n,
                 *settings,
                 generator=self.generator,
-                context_size=self.context_size,
+                block_size=self.context_size,
             )
             text = str(self.tokenizer.decode(out[len(self.prompt_ids) :].tolist()))
             view = f"{html.escape(self.prompt)}<b>{html.escape(text)}</b>"

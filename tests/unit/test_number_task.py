@@ -1,7 +1,7 @@
 """The number-translation task: hand-written pairs, the grammar, splits, vocabularies,
 batches, bad input.
 
-The oracles here (``parse_chinese``, ``parse_english``) are written independently of the
+The oracles here (``zh_to_int`` (tests/_helpers.py), ``parse_english``) are written independently of the
 package's readers in ``number_words`` (the Chinese one is also in tests/checks; see
 tests/_helpers.py once it is shared).
 """
@@ -12,6 +12,7 @@ import functools
 
 import pytest
 import torch
+from _helpers import zh_to_int
 
 from llmwidgets.seq2seq import number_task as tr
 from llmwidgets.seq2seq import number_words as nw
@@ -65,20 +66,6 @@ def test_hand_written_pairs(n):
     assert tr.make_pairs([n], "zh-en") == [HAND[n][::-1]]
 
 
-def parse_chinese(text: str) -> int:
-    """An independent reader of the numerals, for the round trip."""
-    digits = {c: i for i, c in enumerate("零一二三四五六七八九")}
-    units = {"十": 10, "百": 100, "千": 1000}
-    total, digit = 0, None
-    for ch in text:
-        if ch in digits:
-            digit = digits[ch]
-        else:
-            total += (1 if digit is None else digit) * units[ch]
-            digit = None
-    return total + (digit or 0)
-
-
 ONES = (
     "zero one two three four five six seven eight nine ten eleven twelve thirteen "
     "fourteen fifteen sixteen seventeen eighteen nineteen"
@@ -108,7 +95,7 @@ def test_every_number_round_trips_and_follows_the_rules():
     seen_en, seen_zh = set(), set()
     for n in range(nw.MAX_NUMBER + 1):
         en, zh = nw.number_to_english(n), nw.number_to_chinese(n)
-        assert parse_chinese(zh) == n and parse_english(en) == n, n
+        assert zh_to_int(zh) == n and parse_english(en) == n, n
         seen_en.add(en)
         seen_zh.add(zh)
         if n:
@@ -319,7 +306,7 @@ def test_the_readers_invert_the_writers_checked_by_the_oracles():
     for n in range(nw.MAX_NUMBER + 1):
         en, zh = nw.number_to_english(n), nw.number_to_chinese(n)
         assert nw.english_to_number(en) == parse_english(en) == n
-        assert nw.chinese_to_number(zh) == parse_chinese(zh) == n
+        assert nw.chinese_to_number(zh) == zh_to_int(zh) == n
     assert nw.english_to_number("  Twenty-One ") == 21
     assert nw.chinese_to_number("三 百 一十二") == 312
 
