@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from llmwidgets.core.validate import check_bool, check_int, check_optional_int
+
 #: Environment variable that forces a device ("cpu", "cuda", "cuda:1", "mps").
 DEVICE_ENV = "LLMW_DEVICE"
 

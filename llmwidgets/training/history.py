@@ -145,7 +145,10 @@ class MetricHistory:
             raise ValueError(
                 f"step {step} goes backwards: the last recorded step is {self._last_step}"
             )
-        values = {check_str("metric name", name): _to_float(name, value) for name, value in metrics.items()}
+        values = {
+            check_str("metric name", name): _to_float(name, value)
+            for name, value in metrics.items()
+        }
         for name in values:
             series = self._series.get(name)
             if series is not None and series[0] and series[0][-1] == step:
@@ -235,7 +238,7 @@ class MetricHistory:
         Raises:
             ValueError: for an unknown name or ``alpha`` outside ``[0, 1)``.
         """
-        alpha = check_real("alpha", alpha, 0.0, 1.0, max_open=True)
+        alpha = check_real("alpha", alpha, 0, 1, max_open=True)
         steps, values, _ = self._get(name)
         out: list[float] = []
         avg = 0.0
