@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import pytest
 import torch
 from torch import nn
 
 from llmwidgets.training.batches import TokenBatcher
+from llmwidgets.training.callbacks import StopTraining
 from llmwidgets.training.trainer import Trainer, TrainerConfig
 
 VOCAB = 8
@@ -57,6 +59,29 @@ class Ticking(Bigram):
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         self.clock.now += self.train_cost if self.training else self.eval_cost
         return super().forward(idx)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny matrices: one thread is faster than two, and fairer on a shared machine.
+
+    A test module that imports it runs with one torch thread.
+    """
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+class StopAt:
+    """A callback that stops training at one step (``StopTraining(reason)``)."""
+
+    def __init__(self, step: int, reason: str = "enough") -> None:
+        self.step, self.reason = step, reason
+
+    def on_step_end(self, step: int, metrics: dict) -> None:
+        if step == self.step:
+            raise StopTraining(self.reason)
 
 
 class Recorder:

@@ -3,20 +3,16 @@
 import dataclasses
 
 import pytest
-import torch
-from _tiny_training import FakeClock, Ticking, make
+from _tiny_training import (
+    FakeClock,
+    StopAt,
+    Ticking,
+    make,
+    one_thread,  # noqa: F401 - an autouse fixture: one torch thread
+)
 
 from llmwidgets.training.budget import TimeBudget
-from llmwidgets.training.callbacks import StopTraining
 from llmwidgets.training.trainer import lr_at
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # ------------------------------------------------------------------ arithmetic
@@ -144,7 +140,7 @@ def test_a_budgeted_run_resumes_with_the_time_it_has_left(tmp_path):
     straight = budgeted(FakeClock())
     straight.fit()
     clock = FakeClock()
-    first = budgeted(clock, callbacks=[StopAt(20)])
+    first = budgeted(clock, callbacks=[StopAt(20, "pause")])
     first.fit()
     path = first.save_checkpoint(tmp_path / "budget.pt")
     later = FakeClock()
@@ -155,15 +151,6 @@ def test_a_budgeted_run_resumes_with_the_time_it_has_left(tmp_path):
     second.fit()
     assert second.step == straight.step == 55 and second.budget.used == 58.0
     assert second.history.series("lr") == straight.history.series("lr")
-
-
-class StopAt:
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, step, metrics):
-        if step == self.step:
-            raise StopTraining("pause")
 
 
 def test_without_validation_the_plan_counts_no_evaluations():

@@ -13,7 +13,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from _tiny_training import TOKENS, Bigram, BigramConfig, make, states_equal
+from _tiny_training import (
+    TOKENS,
+    Bigram,
+    BigramConfig,
+    make,
+    one_thread,  # noqa: F401 - an autouse fixture: one torch thread
+    states_equal,
+)
 from torch import nn
 
 from llmwidgets.core.device import Precision
@@ -23,14 +30,6 @@ from llmwidgets.training.files import CheckpointError, load_file
 from llmwidgets.training.trainer import Trainer, TrainerConfig
 
 DATA = Path(__file__).resolve().parent / "data"
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # ------------------------------------------------------------- exact resume

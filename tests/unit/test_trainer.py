@@ -12,25 +12,23 @@ import random
 import numpy as np
 import pytest
 import torch
-from _tiny_training import VOCAB, Bigram, Recorder, make, states_equal
+from _tiny_training import (
+    VOCAB,
+    Bigram,
+    Recorder,
+    StopAt,
+    make,
+    one_thread,  # noqa: F401 - an autouse fixture: one torch thread
+    states_equal,
+)
 
 from llmwidgets.core.device import Precision, seed_everything
 from llmwidgets.training.batches import TokenBatcher
-from llmwidgets.training.callbacks import StopTraining
 from llmwidgets.training.history import MetricHistory
 from llmwidgets.training.trainer import Trainer, TrainerConfig, lr_at
 from llmwidgets.widgets.loss_plot import LiveLossPlot
 
 TOKENS = torch.arange(400) % VOCAB
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny matrices: one thread is faster than two, and fairer on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 # -------------------------------------------------------------------- schedule
@@ -369,13 +367,6 @@ def test_a_config_seed_seeds_the_first_fit_only():
 
 
 # ------------------------------------------------------------------ stopping
-class StopAt:
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, step, metrics):
-        if step == self.step:
-            raise StopTraining("enough")
 
 
 def test_a_callback_stops_training_cleanly(tmp_path):
