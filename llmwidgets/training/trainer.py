@@ -266,7 +266,10 @@ class Trainer:
         if not self.config.keep_best:
             raise ValueError("restore_best() needs TrainerConfig(keep_best=True)")
         if self.best_state is None:
-            raise ValueError("no best weights yet: no validation loss was computed")
+            raise ValueError(
+                "no best weights yet: no validation loss was computed with keep_best=True "
+                "(a checkpoint written before version 0.3 holds none)"
+            )
         self.model.load_state_dict(self.best_state)
         return self.best_step
 
