@@ -2,9 +2,13 @@
 
 Usage:  .venv/bin/python benchmarks/gpt_speed.py [--sizes char-tiny,shakespeare-char-cpu]
             [--batch 16] [--rounds 7] [--steps 4] [--device cpu|cuda|all] [--compile]
+            [--smoke]
+
+``--smoke`` times one round of one step of ``char-tiny`` on the CPU (a few seconds, for CI).
 
 Both arms get the same sizes and do the same work per training step - forward, loss,
-backward and an AdamW step (decay on the matrices only, fused on CUDA):
+backward and an AdamW step (:func:`llmwidgets.nn.optim.adamw`: decay on the matrices only,
+fused on CUDA):
 
 * ``ours``: :class:`llmwidgets.nn.gpt.GPT` (``F.scaled_dot_product_attention`` with
   ``is_causal=True``, GELU with the tanh approximation);
@@ -41,6 +45,7 @@ sys.path.insert(0, str(ROOT))
 
 from llmwidgets.core.device import Precision, pick_precision  # noqa: E402
 from llmwidgets.nn.gpt import GPT, GPTConfig  # noqa: E402
+from llmwidgets.nn.optim import adamw  # noqa: E402
 
 WEIGHT_DECAY, LR, BETAS = 0.1, 3e-4, (0.9, 0.95)
 
@@ -78,17 +83,6 @@ class Reference(nn.Module):
         x = self.drop(self.wte(idx) + self.wpe(torch.arange(T, device=idx.device)))
         x = self.encoder(x, mask=self.masks[key], is_causal=True)
         return self.lm_head(self.ln_f(x))
-
-
-def adamw(model: nn.Module) -> torch.optim.AdamW:
-    """The reference's optimizer: the same groups as GPT.configure_optimizers."""
-    params = list(model.parameters())
-    groups = [
-        {"params": [p for p in params if p.dim() >= 2], "weight_decay": WEIGHT_DECAY},
-        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
-    ]
-    fused = all(p.is_cuda for p in params)
-    return torch.optim.AdamW(groups, lr=LR, betas=BETAS, fused=fused or None)
 
 
 class Arm:
@@ -129,14 +123,20 @@ def measure(name: str, device: torch.device, args: argparse.Namespace) -> dict:
     batch = data[:, :-1].to(device), data[:, 1:].to(device)
     torch.manual_seed(0)
     ours = GPT(config).to(device).train()
-    opt = ours.configure_optimizers(WEIGHT_DECAY, LR, BETAS)
     reference = Reference(config, args.ref_gelu).to(device).train()
     n_ours = ours.num_parameters()
     n_ref = sum(p.numel() for p in reference.parameters())
     assert n_ours == n_ref, (n_ours, n_ref)
     arms = [
-        Arm("ours", ours, opt, precision, batch, args.compile),
-        Arm("reference", reference, adamw(reference), precision, batch, args.compile),
+        Arm("ours", ours, adamw(ours, LR, WEIGHT_DECAY, BETAS), precision, batch, args.compile),
+        Arm(
+            "reference",
+            reference,
+            adamw(reference, LR, WEIGHT_DECAY, BETAS),
+            precision,
+            batch,
+            args.compile,
+        ),
     ]
     for arm in arms:  # warm-up: allocator, kernels, torch.compile
         arm.run(args.warmup, device)
@@ -162,7 +162,7 @@ def measure(name: str, device: torch.device, args: argparse.Namespace) -> dict:
     )
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="char-tiny,shakespeare-char-cpu", help="presets")
     parser.add_argument("--batch", type=int, default=16)
@@ -175,7 +175,12 @@ def main() -> int:
         "--ref-gelu", choices=["exact", "tanh"], default="exact", help="the reference's GELU"
     )
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads")
-    args = parser.parse_args()
+    parser.add_argument(
+        "--smoke", action="store_true", help="char-tiny, CPU, 1 round of 1 step: for CI"
+    )
+    args = parser.parse_args(argv)
+    if args.smoke:
+        args.sizes, args.device, args.rounds, args.steps, args.warmup = "char-tiny", "cpu", 1, 1, 1
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = [torch.device("cpu")] if args.device in ("cpu", "all") else []

@@ -51,9 +51,13 @@ def pick(full: T, quick: T) -> T:
 
     Returns:
         ``quick`` in quick mode, else ``full``.
+
+    Raises:
+        ValueError: if the two values have different types (``pick(100, 0.5)`` is a typo
+            that would change a notebook's behaviour only in CI).
     """
     if type(full) is not type(quick):
-        raise TypeError(
+        raise ValueError(
             f"pick(full={full!r}, quick={quick!r}): both values must have the same type, "
             f"got {type(full).__name__} and {type(quick).__name__}"
         )

@@ -13,22 +13,76 @@ one) are the targets ``y``::
 * :func:`split_tokens` - a contiguous train / validation split;
 * :class:`TokenBatcher` - random windows drawn with its own ``torch.Generator``,
   whose state is saved in checkpoints so a resumed run sees the same batches;
+* :class:`Batcher` - what the Trainer needs from any batcher (``TokenBatcher`` and
+  chapter 5's ``Seq2SeqBatcher`` are two), and :func:`check_batcher`.
 
 The loss and the evaluation loop are in :mod:`llmwidgets.training.losses`.
 """
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 from torch import Tensor
 
-from llmwidgets.core.validate import check_int
+from llmwidgets.core.validate import check_int, check_real
 
-__all__ = ["TokenBatcher", "split_tokens"]
+__all__ = ["Batcher", "TokenBatcher", "check_batcher", "split_tokens"]
+
+
+@runtime_checkable
+class Batcher(Protocol):
+    """What the Trainer and :func:`~llmwidgets.training.losses.evaluate_loss` need.
+
+    A batch is a pair ``(x, y)``: ``x`` is the model's input (one tensor, or a tuple of
+    tensors for ``model(*x)``) and ``y`` the ``(B, T)`` target ids.
+    """
+
+    batch_size: int  # rows per batch (B)
+
+    def get_batch(self) -> tuple[Any, Tensor]:
+        """The next training batch (advances the batcher's own random state)."""
+        ...
+
+    def fixed_batches(self, n: int) -> Iterator[tuple[Any, Tensor]]:
+        """The same ``n`` batches on every call (for comparable evaluations)."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """The random state and sizes, for checkpoints."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore :meth:`state_dict`, so the next batches repeat exactly."""
+        ...
+
+
+def check_batcher(name: str, value: Any) -> Batcher:
+    """Check that ``value`` has every member of :class:`Batcher`.
+
+    Args:
+        name: the argument's name, for the message.
+        value: what the caller passed.
+
+    Returns:
+        ``value``.
+
+    Raises:
+        ValueError: naming the missing members.
+    """
+    members = ("get_batch", "fixed_batches", "state_dict", "load_state_dict")
+    missing = [m for m in members if not callable(getattr(value, m, None))]
+    if not isinstance(getattr(value, "batch_size", None), int):
+        missing.append("batch_size")
+    if missing:
+        raise ValueError(
+            f"{name} must be a Batcher (a TokenBatcher, or any object with get_batch(), "
+            f"fixed_batches(n), state_dict(), load_state_dict() and batch_size); "
+            f"{type(value).__name__} has no {', '.join(missing)}"
+        )
+    return value
 
 
 def _check_ids(ids: Any) -> Tensor:
@@ -59,13 +113,8 @@ def split_tokens(ids: Tensor, val_fraction: float = 0.1) -> tuple[Tensor, Tensor
         ValueError: for a tensor that is not 1-D integer, or a fraction outside [0, 1).
     """
     ids = _check_ids(ids)
-    if (
-        isinstance(val_fraction, bool)
-        or not isinstance(val_fraction, numbers.Real)
-        or not 0.0 <= val_fraction < 1.0
-    ):
-        raise ValueError(f"val_fraction must be a number in [0, 1), got {val_fraction!r}")
-    n_val = round(len(ids) * float(val_fraction))
+    val_fraction = check_real("val_fraction", val_fraction, 0, 1, max_open=True)
+    n_val = round(len(ids) * val_fraction)
     n_train = len(ids) - n_val
     return ids[:n_train], ids[n_train:]
 

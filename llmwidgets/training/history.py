@@ -24,6 +24,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from llmwidgets.core.validate import check_int, check_real, check_str
+
 __all__ = ["MetricHistory"]
 
 #: The ``format`` tag written by :meth:`MetricHistory.to_dict`.
@@ -32,23 +34,6 @@ FORMAT = "llmwidgets.MetricHistory/1"
 # Strict JSON has no NaN or Infinity; to_dict writes them as these strings
 # (``float()`` parses all three back).
 _NONFINITE = ("nan", "inf", "-inf")
-
-
-def _check_step(step: Any) -> int:
-    """Return ``step`` as an int, or raise ValueError naming it."""
-    if isinstance(step, bool) or not isinstance(step, numbers.Integral):
-        raise ValueError(f"step must be an int, got {step!r} ({type(step).__name__})")
-    if step < 0:
-        raise ValueError(f"step must be >= 0, got {step}")
-    return int(step)
-
-
-def _check_name(name: Any) -> str:
-    if not isinstance(name, str):
-        raise ValueError(f"metric name must be a str, got {name!r} ({type(name).__name__})")
-    if not name:
-        raise ValueError("metric name must not be empty")
-    return name
 
 
 def _to_float(name: str, value: Any) -> float:
@@ -149,7 +134,7 @@ class MetricHistory:
                 non-mapping ``metrics``, a non-str name, a non-numeric value, or a
                 metric reported twice at one step. Nothing is recorded then.
         """
-        step = _check_step(step)
+        step = check_int("step", step, 0)
         if not isinstance(metrics, Mapping):
             raise ValueError(
                 f"metrics must be a dict {{name: number}}, got {type(metrics).__name__}"
@@ -160,7 +145,10 @@ class MetricHistory:
             raise ValueError(
                 f"step {step} goes backwards: the last recorded step is {self._last_step}"
             )
-        values = {_check_name(name): _to_float(name, value) for name, value in metrics.items()}
+        values = {
+            check_str("metric name", name): _to_float(name, value)
+            for name, value in metrics.items()
+        }
         for name in values:
             series = self._series.get(name)
             if series is not None and series[0] and series[0][-1] == step:
@@ -198,7 +186,7 @@ class MetricHistory:
         return name in self._series
 
     def _get(self, name: Any) -> tuple[list[int], list[float], list[float]]:
-        _check_name(name)
+        check_str("metric name", name)
         if name not in self._series:
             raise ValueError(f"no metric named {name!r}; recorded metrics: {self.names}")
         return self._series[name]
@@ -250,12 +238,7 @@ class MetricHistory:
         Raises:
             ValueError: for an unknown name or ``alpha`` outside ``[0, 1)``.
         """
-        if (
-            isinstance(alpha, bool)
-            or not isinstance(alpha, numbers.Real)
-            or not 0.0 <= float(alpha) < 1.0
-        ):
-            raise ValueError(f"alpha must be a number in [0, 1), got {alpha!r}")
+        alpha = check_real("alpha", alpha, 0, 1, max_open=True)
         steps, values, _ = self._get(name)
         out: list[float] = []
         avg = 0.0
@@ -269,6 +252,10 @@ class MetricHistory:
             out.append(avg / (1.0 - alpha**n))
         return list(steps), out
 
+    def _steps_where(self, name: str, test: Callable[[float], bool]) -> list[int]:
+        steps, values, _ = self._get(name)
+        return [s for s, v in zip(steps, values, strict=True) if test(v)]
+
     def nan_steps(self, name: str) -> list[int]:
         """The steps at which ``name`` was NaN.
 
@@ -278,8 +265,7 @@ class MetricHistory:
         Returns:
             A list of steps (empty if none).
         """
-        steps, values, _ = self._get(name)
-        return [s for s, v in zip(steps, values, strict=True) if math.isnan(v)]
+        return self._steps_where(name, math.isnan)
 
     def inf_steps(self, name: str) -> list[int]:
         """The steps at which ``name`` was +inf or -inf.
@@ -290,8 +276,7 @@ class MetricHistory:
         Returns:
             A list of steps (empty if none).
         """
-        steps, values, _ = self._get(name)
-        return [s for s, v in zip(steps, values, strict=True) if math.isinf(v)]
+        return self._steps_where(name, math.isinf)
 
     def last(self, name: str | None = None) -> Any:
         """The latest value of one metric, or of every metric.
@@ -356,10 +341,7 @@ class MetricHistory:
         Raises:
             ValueError: if ``total_steps`` is not a positive int.
         """
-        if isinstance(total_steps, bool) or not isinstance(total_steps, numbers.Integral):
-            raise ValueError(f"total_steps must be an int, got {total_steps!r}")
-        if total_steps <= 0:
-            raise ValueError(f"total_steps must be > 0, got {total_steps}")
+        total_steps = check_int("total_steps", total_steps, 1)
         if self._last_step is not None and self._last_step >= total_steps:
             return 0.0
         rate = self.seconds_per_step()
@@ -428,7 +410,7 @@ class MetricHistory:
         hist._t0 = now - elapsed
         records: list[tuple[int, float, int, str, float]] = []
         for order, (name, entry) in enumerate(metrics.items()):
-            _check_name(name)
+            check_str("metric name", name)
             if not isinstance(entry, Mapping):
                 raise ValueError(f"data['metrics'][{name!r}] must be a dict")
             steps = entry.get("steps")
@@ -446,7 +428,7 @@ class MetricHistory:
             hist._series[name] = ([], [], [])  # keep the order of first appearance
             for s, v, t in zip(steps, values, times, strict=True):
                 records.append(
-                    (_check_step(s), _to_float("time", t), order, name, _decode(name, v))
+                    (check_int("step", s, 0), _to_float("time", t), order, name, _decode(name, v))
                 )
         records.sort(key=lambda r: (r[0], r[1], r[2]))
         for step, t, _, name, value in records:

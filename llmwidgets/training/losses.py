@@ -21,6 +21,7 @@ from torch import Tensor, nn
 from llmwidgets.core.device import Precision, pick_precision
 from llmwidgets.core.validate import check_int
 from llmwidgets.nn.modes import eval_mode, model_device
+from llmwidgets.training.batches import Batcher
 
 __all__ = ["evaluate_loss", "model_inputs", "next_token_loss", "run_model"]
 
@@ -41,7 +42,8 @@ def next_token_loss(
         no position counts, as ``F.cross_entropy`` gives).
 
     Raises:
-        ValueError: if the shapes do not fit together or the targets are not integers.
+        ValueError: if the shapes do not fit together, the batch is empty or the targets
+            are not integers.
     """
     if isinstance(logits, (tuple, list)):
         logits = logits[0]
@@ -55,6 +57,11 @@ def next_token_loss(
         raise ValueError(
             f"logits have shape {tuple(logits.shape)} but targets {tuple(targets.shape)}; "
             "the model must return one row of logits per target position (B, T, V)"
+        )
+    if targets.numel() == 0:  # the mean of nothing would be a silent NaN
+        raise ValueError(
+            f"the batch is empty: targets of shape {tuple(targets.shape)}; a batch needs at "
+            "least one row and one position"
         )
     # Flatten to (B*T, V) rows and (B*T,) targets; fp32 keeps the log-softmax exact.
     flat = logits.reshape(-1, logits.size(-1)).float()
@@ -93,7 +100,7 @@ def run_model(model: Any, x: Tensor | tuple[Tensor, ...]) -> Tensor:
 
 def evaluate_loss(
     model: nn.Module,
-    batcher: Any,
+    batcher: Batcher,
     iters: int,
     precision: Precision | None = None,
     ignore_index: int = -100,
@@ -106,7 +113,8 @@ def evaluate_loss(
 
     Args:
         model: a module whose forward takes a batch's input (see :func:`run_model`).
-        batcher: has ``fixed_batches(n)`` giving ``(x, y)`` pairs (a ``TokenBatcher``).
+        batcher: a :class:`~llmwidgets.training.batches.Batcher`; only its
+            ``fixed_batches(n)``, giving ``(x, y)`` pairs, is used.
         iters: the number of batches to average, >= 1.
         precision: autocast settings; ``None`` picks them for the model's device.
         ignore_index: as in :func:`next_token_loss`.

@@ -162,3 +162,34 @@ def test_evaluate_loss_under_cpu_autocast():
     assert evaluate_loss(model, b, 2, bf16) == pytest.approx(fp32, rel=2e-2)
     with pytest.raises(ValueError, match="iters"):
         evaluate_loss(model, b, 0)
+
+
+# ------------------------------------------------------------------ Batcher
+def test_token_batcher_is_a_batcher_and_others_are_named():
+    from llmwidgets.seq2seq.number_task import NumberTask, Seq2SeqBatcher
+    from llmwidgets.training.batches import Batcher, check_batcher
+
+    batcher = TokenBatcher(torch.arange(50), 4, 2)
+    assert isinstance(batcher, Batcher) and check_batcher("b", batcher) is batcher
+    seq2seq = Seq2SeqBatcher(NumberTask("en-zh").dataset("val"), 4)
+    assert check_batcher("val_batcher", seq2seq) is seq2seq
+
+    class OnlyBatches:
+        batch_size = 4
+
+        def get_batch(self):
+            return torch.zeros(4, 2), torch.zeros(4, 2)
+
+    with pytest.raises(
+        ValueError,
+        match=r"val_batcher must be a Batcher .*; OnlyBatches has no fixed_batches, state_dict, "
+        r"load_state_dict$",
+    ):
+        check_batcher("val_batcher", OnlyBatches())
+    with pytest.raises(ValueError, match="list has no get_batch, .*, batch_size"):
+        check_batcher("train_batcher", [1, 2])
+
+
+def test_an_empty_batch_gives_an_error_not_a_nan():
+    with pytest.raises(ValueError, match=r"the batch is empty: targets of shape \(0, 5\)"):
+        next_token_loss(torch.zeros(0, 5, 8), torch.zeros(0, 5, dtype=torch.long))

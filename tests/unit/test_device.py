@@ -1,16 +1,21 @@
 import random
+import re
 
 import numpy as np
 import pytest
 import torch
 
+from llmwidgets.core import device as device_module
 from llmwidgets.core.device import (
     DEVICE_ENV,
+    Setup,
     environment_report,
     pick_device,
     pick_precision,
     print_environment,
     seed_everything,
+    setup,
+    thread_advice,
 )
 
 
@@ -105,3 +110,65 @@ def test_environment_report(capsys, monkeypatch):
     print_environment("cpu")
     out = capsys.readouterr().out
     assert "torch" in out and torch.__version__ in out
+
+
+def test_environment_report_says_how_many_threads(monkeypatch):
+    monkeypatch.setattr(device_module.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(device_module, "_load_average", lambda: 3.5)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        info = environment_report("cpu")
+    finally:
+        torch.set_num_threads(threads)
+    assert info["torch threads"] == "2 (of 2 CPU cores; OMP_NUM_THREADS 2)"
+    assert info["load average"].startswith("3.50")
+    assert info["threads tip"].startswith("the machine is busy (load 3.5 on 2 cores)")
+
+
+def test_thread_advice_values():
+    assert thread_advice(1, 2, 5.0) is None  # nothing to lower
+    assert thread_advice(8, 8, 20.0) is None  # many cores: torch's default is fine
+    busy = thread_advice(2, 2, 1.0)
+    assert busy.startswith("the machine is busy (load 1.0 on 2 cores)")
+    assert "setup(threads=1)" in busy and "OMP_NUM_THREADS=1" in busy and "3x" in busy
+    idle = thread_advice(2, 2, 0.2)
+    assert idle.startswith("if other programs keep the 2 cores busy")
+    assert thread_advice(4, 4, None).startswith("if other programs")  # load unknown
+    with pytest.raises(ValueError, match="threads must be an int >= 1, got 0"):
+        thread_advice(0, 2, 1.0)
+
+
+def test_setup_seeds_picks_and_reports(capsys, monkeypatch):
+    monkeypatch.delenv(DEVICE_ENV, raising=False)
+    threads = torch.get_num_threads()
+    try:
+        cfg = setup(seed=7, device="cpu", threads=1)
+        a = (random.random(), np.random.rand(), torch.rand(3))
+        assert cfg == Setup(torch.device("cpu"), pick_precision("cpu"), 7, 1)
+        assert torch.get_num_threads() == 1
+        seed_everything(7)
+        b = (random.random(), np.random.rand(), torch.rand(3))
+        assert a[:2] == b[:2] and torch.equal(a[2], b[2])  # seeded as seed_everything(7)
+        out = capsys.readouterr().out
+        assert re.search(r"\nseed +: 7\n", out) and re.search(r"torch threads +: 1 \(of", out)
+        assert re.search(r"precision +: fp32", out)
+        setup(seed=1, device="cpu", report=False)
+        assert capsys.readouterr().out == ""
+    finally:
+        torch.set_num_threads(threads)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [({"seed": -1}, "seed must be an int in"), ({"threads": 0}, "threads must be an int >= 1"),
+     ({"device": "tpu"}, "unknown device 'tpu'"), ({"report": "yes"}, "report must be True")],
+)  # fmt: skip
+def test_setup_rejects_bad_values_before_changing_anything(kwargs, match):
+    threads = torch.get_num_threads()
+    torch.manual_seed(3)
+    state = torch.get_rng_state()
+    with pytest.raises(ValueError, match=match):
+        setup(**kwargs)
+    assert torch.get_num_threads() == threads and torch.equal(torch.get_rng_state(), state)

@@ -196,8 +196,8 @@ def test_step_going_backwards_raises_and_records_nothing():
 
 @pytest.mark.parametrize(
     "step, match",
-    [(-1, "step must be >= 0, got -1"), (1.5, "step must be an int, got 1.5"),
-     ("3", "step must be an int, got '3'"), (True, "step must be an int")],
+    [(-1, "step must be an int >= 0, got -1"), (1.5, "step must be an int >= 0, got 1.5"),
+     ("3", "step must be an int >= 0, got '3'"), (True, "step must be an int")],
 )  # fmt: skip
 def test_bad_steps_raise(step, match):
     with pytest.raises(ValueError, match=match):

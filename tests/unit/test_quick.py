@@ -28,6 +28,9 @@ def test_quick_typo_is_an_error(monkeypatch):
         is_quick()
 
 
-def test_pick_type_mismatch():
-    with pytest.raises(TypeError, match="int and float"):
+@pytest.mark.parametrize("quick", [True, False])
+def test_pick_type_mismatch_is_a_value_error_in_both_modes(monkeypatch, quick):
+    monkeypatch.setenv(QUICK_ENV, "1" if quick else "0")
+    with pytest.raises(ValueError, match=r"pick\(full=10, quick=0.5\).*int and float"):
         pick(10, 0.5)
+    assert pick("a", "b") == ("b" if quick else "a")

@@ -4,79 +4,31 @@ The CUDA paths (bf16 autocast, fp16 autocast with a GradScaler) are exercised on
 GPU only; here Precision objects with device_type "cpu" run the same code paths.
 """
 
+import dataclasses
 import io
 import math
-import warnings
-from dataclasses import dataclass
+import random
 
+import numpy as np
 import pytest
 import torch
-from torch import nn
+from _tiny_training import (
+    VOCAB,
+    Bigram,
+    Recorder,
+    StopAt,
+    make,
+    one_thread,  # noqa: F401 - an autouse fixture: one torch thread
+    states_equal,
+)
 
-from llmwidgets.core.device import Precision
+from llmwidgets.core.device import Precision, seed_everything
 from llmwidgets.training.batches import TokenBatcher
 from llmwidgets.training.history import MetricHistory
 from llmwidgets.training.trainer import Trainer, TrainerConfig, lr_at
 from llmwidgets.widgets.loss_plot import LiveLossPlot
 
-VOCAB = 8
-# A learnable sequence: each token fully determines the next one (0 1 2 ... 7 0 1 ...).
 TOKENS = torch.arange(400) % VOCAB
-
-
-@dataclass
-class BigramConfig:
-    vocab: int = VOCAB
-    dim: int = 16
-    dropout: float = 0.1
-
-
-class Bigram(nn.Module):
-    def __init__(self, config: BigramConfig | None = None) -> None:
-        super().__init__()
-        self.config = config or BigramConfig()
-        self.emb = nn.Embedding(self.config.vocab, self.config.dim)
-        self.drop = nn.Dropout(self.config.dropout)  # uses the global torch RNG
-        self.head = nn.Linear(self.config.dim, self.config.vocab)
-
-    def forward(self, idx: torch.Tensor) -> torch.Tensor:
-        return self.head(self.drop(self.emb(idx)))
-
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny matrices: one thread is faster than two, and fairer on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def make(seed=0, model=None, callbacks=(), precision=None, **overrides):
-    """A model, batchers and a Trainer, all seeded."""
-    torch.manual_seed(seed)
-    model = model or Bigram()
-    settings = dict(max_steps=20, lr=1e-2, min_lr=1e-3, warmup_steps=2, eval_every=5, eval_iters=2)
-    settings.update(overrides)
-    config = TrainerConfig(device="cpu", seed=seed, **settings)
-    train = TokenBatcher(TOKENS[:320], block_size=8, batch_size=4, seed=seed)
-    val = TokenBatcher(TOKENS[320:], block_size=8, batch_size=4, seed=seed + 1)
-    return Trainer(model, config, train, val, callbacks=callbacks, precision=precision)
-
-
-class Recorder:
-    def __init__(self):
-        self.steps, self.metrics, self.events = [], [], []
-
-    def on_train_begin(self):
-        self.events.append("begin")
-
-    def on_step_end(self, step, metrics):
-        self.steps.append(step)
-        self.metrics.append(metrics)
-
-    def on_train_end(self):
-        self.events.append("end")
 
 
 # -------------------------------------------------------------------- schedule
@@ -204,73 +156,6 @@ def test_no_clipping_reports_the_norm():
     assert all(n > 0 for n in trainer.fit().series("grad_norm")[1])
 
 
-# ------------------------------------------------------------- exact resume
-def _states_equal(a, b):
-    assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
-
-
-def test_resume_is_exact(tmp_path):
-    straight = make(seed=3, max_steps=16, eval_every=4)
-    straight.fit()
-
-    first = make(seed=3, max_steps=16, eval_every=4)
-    first.fit(steps=8)
-    path = first.save_checkpoint(tmp_path / "ckpt.pt")
-    torch.manual_seed(1234)  # disturb every RNG the run relies on
-    torch.rand(100)
-    resumed = make(seed=99, max_steps=16, eval_every=4)  # new model, optimiser, batchers
-    resumed.config.seed = 3  # (the seed is part of the compared config)
-    assert resumed.resume(path) == 8
-    resumed.fit()
-
-    _states_equal(straight.model.state_dict(), resumed.model.state_dict())
-    for name in ("train_loss", "val_loss", "lr", "grad_norm"):
-        assert straight.history.series(name) == resumed.history.series(name), name
-    assert straight.best_val_loss == resumed.best_val_loss
-    opt_a, opt_b = straight.optimizer.state_dict(), resumed.optimizer.state_dict()
-    for i in opt_a["state"]:
-        _states_equal(opt_a["state"][i], opt_b["state"][i])
-    assert torch.equal(
-        straight.train_batcher.generator.get_state(), resumed.train_batcher.generator.get_state()
-    )
-
-
-def test_checkpoint_every_and_at_the_end(tmp_path):
-    path = tmp_path / "run" / "last.pt"
-    trainer = make(max_steps=6, checkpoint_path=str(path), checkpoint_every=4)
-    saves = []
-    original = trainer.save_checkpoint
-    trainer.save_checkpoint = lambda p=None: saves.append(trainer.step) or original(p)
-    trainer.fit()
-    assert saves == [4, 6] and path.is_file()
-    assert make(max_steps=6).resume(path) == 6
-
-
-def test_resume_rejects_another_model(tmp_path):
-    trainer = make(max_steps=2)
-    trainer.fit()
-    path = trainer.save_checkpoint(tmp_path / "small.pt")
-    bigger = make(model=Bigram(BigramConfig(dim=32)))
-    with pytest.raises(ValueError, match=r"dim=16 vs 32.*emb.weight \(8, 16\) vs \(8, 32\)"):
-        bigger.resume(path)
-    torch.save({"weights": torch.zeros(2)}, tmp_path / "other.pt")
-    with pytest.raises(ValueError, match="not a checkpoint"):
-        bigger.resume(tmp_path / "other.pt")
-
-
-def test_resume_warns_about_a_changed_config(tmp_path):
-    trainer = make(max_steps=2)
-    trainer.fit()
-    path = trainer.save_checkpoint(tmp_path / "c.pt")
-    with pytest.warns(UserWarning, match=r"lr: 0.01 -> 0.02"):
-        make(max_steps=4, lr=2e-2).resume(path)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        make(max_steps=40).resume(path)  # more steps: still an exact continuation
-
-
 # --------------------------------------------------------------- precision
 def test_bf16_autocast_path_on_cpu():
     bf16 = Precision("cpu", torch.bfloat16, False, "test: bf16 autocast on the CPU")
@@ -353,7 +238,7 @@ def test_configure_optimizers_is_used():
         ({"warmup_steps": 30, "max_steps": 20}, r"warmup_steps \(30\) must be <= max_steps \(20\)"),
         ({"lr": 0.0}, "lr must be a finite number > 0, got 0.0"),
         ({"lr": -1e-3}, "lr must be"),
-        ({"min_lr": 1e-2, "lr": 1e-3}, r"min_lr must be a number in \[0, lr=0.001\], got 0.01"),
+        ({"min_lr": 1e-2, "lr": 1e-3}, r"min_lr \(0.01\) must be <= lr \(0.001\)"),
         ({"batch_size": 0}, "batch_size must be an int >= 1, got 0"),
         ({"max_steps": 0}, "max_steps must be an int >= 1, got 0"),
         ({"max_steps": 2.5}, "max_steps must be an int >= 1, got 2.5"),
@@ -364,7 +249,14 @@ def test_configure_optimizers_is_used():
         ({"betas": (0.9, 1.0)}, "betas"),
         ({"warmup_steps": 10, "lr_decay_steps": 5}, r"lr_decay_steps \(5\) must be >= warmup"),
         ({"seed": -1}, "seed"),
+        ({"seed": 2**32}, "seed must be an int in"),
         ({"checkpoint_every": -1}, "checkpoint_every"),
+        ({"checkpoint_every": 5}, "checkpoint_every=5 needs a checkpoint_path"),
+        ({"max_seconds": 0}, "max_seconds must be a finite number > 0, got 0"),
+        ({"max_seconds": math.inf}, "max_seconds must be a finite number"),
+        ({"keep_best": 1}, "keep_best must be True or False, got 1"),
+        ({"betas": (0.9,)}, r"betas must be two numbers in \[0, 1\), got \(0.9,\)"),
+        ({"device": 0}, "device must be a str"),
     ],
 )
 def test_bad_configs_name_the_value(overrides, words):
@@ -380,7 +272,7 @@ def test_bad_trainer_arguments():
         make(batch_size=8)
     make(batch_size=4)  # agreeing is fine
     cfg = TrainerConfig(device="cpu")
-    with pytest.raises(ValueError, match="train_batcher must have get_batch"):
+    with pytest.raises(ValueError, match="train_batcher must be a Batcher .* Tensor has no get_b"):
         Trainer(Bigram(), cfg, TOKENS)
     with pytest.raises(ValueError, match="nn.Module"):
         Trainer(lambda idx: idx, cfg, TokenBatcher(TOKENS, 8, 4))
@@ -388,20 +280,161 @@ def test_bad_trainer_arguments():
         Trainer(Bigram(), cfg, TokenBatcher(TOKENS, 8, 4)).evaluate()
 
 
-def test_resume_across_precisions_and_batch_sizes(tmp_path):
-    trainer = make(max_steps=2)
-    trainer.fit()
-    path = trainer.save_checkpoint(tmp_path / "fp32.pt")
-    fp16 = Precision("cpu", torch.float16, True, "test: fp16 + GradScaler on the CPU")
-    other = make(max_steps=4, precision=fp16)
-    with pytest.warns(UserWarning, match="precision: fp32 -> fp16"):
-        other.resume(path)  # the fp32 run had no scaler state: a fresh scaler is kept
-    assert other.scaler.get_scale() == 2.0**16 and other.step == 2
-    other.fit()
-    # a batcher with another batch size is refused before anything is loaded
-    wide = Trainer(Bigram(), trainer.config, TokenBatcher(TOKENS, 8, 6))
-    before = {k: v.clone() for k, v in wide.model.state_dict().items()}
-    with pytest.raises(ValueError, match="batch_size=4, but this batcher has batch_size=6"):
-        wide.resume(path)
-    _states_equal(before, wide.model.state_dict())
-    assert wide.step == 0
+def test_config_is_frozen_and_replace_checks_again():
+    trainer = make(max_steps=4)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        trainer.config.max_steps = 100  # would desynchronise the planned schedule
+    with pytest.raises(AttributeError):
+        trainer.config = TrainerConfig(max_steps=100)
+    longer = dataclasses.replace(trainer.config, max_steps=8)
+    assert longer.max_steps == 8 and trainer.config.max_steps == 4
+    with pytest.raises(ValueError, match="max_steps must be an int >= 1, got 0"):
+        dataclasses.replace(trainer.config, max_steps=0)
+    assert TrainerConfig(betas=[0.8, 0.9]).betas == (0.8, 0.9)  # normalised, still frozen
+
+
+def test_lr_at_follows_a_planned_last_step():
+    cfg = TrainerConfig(max_steps=1000, lr=1e-3, min_lr=1e-4, warmup_steps=10)
+    assert lr_at(60, cfg, last_step=110) == pytest.approx(5.5e-4)  # halfway to 110, not 1000
+    assert lr_at(110, cfg, last_step=110) == pytest.approx(1e-4)
+    assert lr_at(5, cfg, last_step=110) == lr_at(5, cfg)  # the warm-up ignores the end
+    fixed = dataclasses.replace(cfg, lr_decay_steps=60)
+    assert lr_at(60, fixed, last_step=110) == pytest.approx(1e-4)  # lr_decay_steps wins
+    with pytest.raises(ValueError, match="step must be an int >= 0, got -1"):
+        lr_at(-1, cfg)
+    with pytest.raises(ValueError, match="config must be a TrainerConfig, got dict"):
+        lr_at(1, {"lr": 1e-3})
+
+
+# ------------------------------------------------------------------- seeding
+def _global_states():
+    return random.getstate(), np.random.get_state()[1].copy(), torch.get_rng_state()
+
+
+def _same_states(a, b):
+    return a[0] == b[0] and np.array_equal(a[1], b[1]) and torch.equal(a[2], b[2])
+
+
+def test_the_constructor_leaves_the_global_rngs_alone():
+    seed_everything(11)
+    before = _global_states()
+    make(seed=0, max_steps=3)  # (make seeds torch itself, before building the model)
+    seed_everything(11)
+    model = Bigram()
+    after_model = _global_states()
+    Trainer(model, TrainerConfig(device="cpu", seed=5), TokenBatcher(TOKENS, 8, 4))
+    assert _same_states(after_model, _global_states())  # not reseeded, nothing drawn
+    assert not _same_states(before, after_model)  # (building the model did draw)
+
+
+def _run(seed):
+    seed_everything(seed)  # the user's one seed: weights, then dropout
+    model = Bigram()
+    config = TrainerConfig(max_steps=12, lr=1e-2, warmup_steps=2, eval_every=4, eval_iters=2)
+    trainer = Trainer(
+        model,
+        dataclasses.replace(config, device="cpu"),
+        TokenBatcher(TOKENS[:320], 8, 4, seed=1),
+        TokenBatcher(TOKENS[320:], 8, 4, seed=2),
+    )
+    history = trainer.fit()
+    losses = [v.hex() for v in history.series("train_loss")[1] + history.series("val_loss")[1]]
+    return losses, trainer.model.state_dict()
+
+
+def test_the_same_user_seed_gives_a_bit_identical_run():
+    losses_a, weights_a = _run(3)
+    torch.rand(50)  # whatever ran in between does not matter
+    losses_b, weights_b = _run(3)
+    assert losses_a == losses_b
+    states_equal(weights_a, weights_b)
+    losses_c, _ = _run(4)
+    assert losses_c != losses_a  # the seed matters (the test can fail)
+
+
+def test_a_config_seed_seeds_the_first_fit_only():
+    def run(disturb):
+        trainer = make(seed=0, max_steps=6, config_seed=21)
+        torch.manual_seed(disturb)  # the global state differs before fit()...
+        trainer.fit(steps=3)
+        after_three = torch.get_rng_state()
+        trainer.fit()  # a second fit() does not seed again
+        return trainer.history.series("train_loss")[1], after_three
+
+    (a, state_a), (b, state_b) = run(1), run(2)
+    assert a == b  # ...but fit() seeded with 21 before step 1: the same dropout
+    assert torch.equal(state_a, state_b)
+
+
+# ------------------------------------------------------------------ stopping
+
+
+def test_a_callback_stops_training_cleanly(tmp_path):
+    rec = Recorder()
+    path = tmp_path / "stopped.pt"
+    trainer = make(max_steps=20, callbacks=[StopAt(7), rec], checkpoint_path=str(path))
+    history = trainer.fit()
+    assert trainer.step == 7 and trainer.stop_reason == "StopTraining at step 7: enough"
+    assert rec.steps == list(range(1, 8))  # the later callback still got step 7
+    assert rec.events == ["begin", "end"] and history.series("lr")[0][-1] == 7
+    assert make(max_steps=20).resume(path) == 7  # saved as at a normal end
+    trainer.fit()  # continues; the callback stops only at step 7
+    assert trainer.step == 20 and trainer.stop_reason is None
+    assert history.series("val_loss")[0] == [5, 10, 15, 20]
+
+
+# --------------------------------------------------------------- best weights
+class Scramble:
+    """Ruins the weights after step 11: the later validation losses are worse."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def on_step_end(self, step, metrics):
+        if step == 11:
+            with torch.no_grad():
+                for p in self.model.parameters():
+                    p.copy_(torch.randn_like(p) * 5)
+
+
+def test_keep_best_keeps_and_restores_the_best_weights():
+    model = Bigram()
+    trainer = make(model=model, callbacks=[Scramble(model)], max_steps=20, keep_best=True)
+    history = trainer.fit()
+    steps, val = history.series("val_loss")
+    assert trainer.best_step == steps[val.index(min(val))] == 10 and val[-1] > min(val)
+    assert trainer.best_val_loss == min(val)
+    assert all(t.device.type == "cpu" for t in trainer.best_state.values())
+    assert trainer.evaluate() == val[-1]  # the model still holds the last weights
+    assert trainer.restore_best() == 10
+    assert trainer.evaluate() == min(val)  # the best weights, exactly
+    with pytest.raises(ValueError, match="keep_best=True"):
+        make(max_steps=2).restore_best()
+    with pytest.raises(ValueError, match="no best weights yet"):
+        make(max_steps=2, keep_best=True).restore_best()
+    with pytest.raises(ValueError, match="keep_best=True needs a val_batcher"):
+        Trainer(Bigram(), TrainerConfig(keep_best=True), TokenBatcher(TOKENS, 8, 4))
+    plain = make(max_steps=10)
+    plain.fit()
+    assert plain.best_state is None and plain.best_step == 10  # tracked, not copied
+
+
+# ------------------------------------------------------------------ bad batches
+class EmptyBatcher(TokenBatcher):
+    def get_batch(self):
+        return torch.zeros(0, 8, dtype=torch.long), torch.zeros(0, 8, dtype=torch.long)
+
+
+class NotAPair(TokenBatcher):
+    def get_batch(self):
+        return torch.zeros(4, 8, dtype=torch.long)
+
+
+def test_an_empty_batch_is_an_error_not_a_nan():
+    trainer = Trainer(Bigram(), TrainerConfig(device="cpu"), EmptyBatcher(TOKENS, 8, 4))
+    with pytest.raises(ValueError, match=r"the batch is empty: targets of shape \(0, 8\)"):
+        trainer.fit(steps=1)
+    assert trainer.step == 0
+    trainer = Trainer(Bigram(), TrainerConfig(device="cpu"), NotAPair(TOKENS, 8, 4))
+    with pytest.raises(ValueError, match=r"get_batch\(\) must return \(x, y\)"):
+        trainer.fit(steps=1)
