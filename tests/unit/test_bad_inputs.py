@@ -16,15 +16,30 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import pickle
 import tempfile
 from collections.abc import Callable
+from pathlib import Path
 from typing import NamedTuple
 from unittest import mock
 
 import pytest
 import torch
+from torch import nn
 
 import llmwidgets as lw
+from llmwidgets.core.device import setup
+from llmwidgets.training import (
+    CheckpointError,
+    TimeBudget,
+    TokenBatcher,
+    Trainer,
+    TrainerConfig,
+    load_model,
+    next_token_loss,
+    save_model,
+    text_data,
+)
 
 
 class Row(NamedTuple):
@@ -365,23 +380,6 @@ ROWS += [
 
 
 # --- training ---
-import pickle  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-from torch import nn  # noqa: E402
-
-from llmwidgets.core.device import setup  # noqa: E402
-from llmwidgets.training import (  # noqa: E402
-    CheckpointError,
-    TimeBudget,
-    TokenBatcher,
-    Trainer,
-    TrainerConfig,
-    load_model,
-    next_token_loss,
-    save_model,
-    text_data,
-)
 
 FILES: Path = Path()  # a folder of damaged files, made once per session (see below)
 TOKENS = torch.arange(200) % 8
