@@ -22,11 +22,13 @@ import sys as _sys
 from llmwidgets.core.data import CORPORA, CorpusError, corpus_path, load_text
 from llmwidgets.core.device import (
     Precision,
+    Setup,
     environment_report,
     pick_device,
     pick_precision,
     print_environment,
     seed_everything,
+    setup,
 )
 from llmwidgets.core.quick import is_quick, pick
 from llmwidgets.nn.attention import AttentionData, normalize_attention
@@ -55,8 +57,12 @@ from llmwidgets.text.tokenizers import (
     train_sentencepiece,
 )
 from llmwidgets.training.batches import TokenBatcher, split_tokens
+from llmwidgets.training.callbacks import StopTraining
+from llmwidgets.training.datasets import TextData, text_data
+from llmwidgets.training.files import CheckpointError
 from llmwidgets.training.history import MetricHistory
 from llmwidgets.training.losses import evaluate_loss, next_token_loss
+from llmwidgets.training.store import load_model, save_model, saved_models
 from llmwidgets.training.trainer import Trainer, TrainerConfig, lr_at
 from llmwidgets.widgets.attention_viewer import (
     AttentionViewer,
@@ -96,6 +102,15 @@ for _old, _new in _MOVED.items():
 del _old, _new
 
 __all__ = [
+    "saved_models",
+    "save_model",
+    "load_model",
+    "CheckpointError",
+    "text_data",
+    "TextData",
+    "StopTraining",
+    "setup",
+    "Setup",
     "attention_viewer",
     "AttentionData",
     "AttentionGRUSeq2Seq",

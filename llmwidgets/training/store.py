@@ -39,6 +39,7 @@ from typing import Any
 from torch import Tensor, nn
 
 from llmwidgets.core.data import cache_dir
+from llmwidgets.core.quick import is_quick
 from llmwidgets.core.validate import check_str
 from llmwidgets.nn.gpt import GPT, GPTConfig
 from llmwidgets.text.tokenizers import CharTokenizer, SentencePieceTokenizer
@@ -72,7 +73,8 @@ def model_path(name: str) -> Path:
         name: letters, digits, ``.``, ``_`` and ``-`` (a file name, not a path).
 
     Returns:
-        ``cache_dir() / "models" / f"{name}.pt"``.
+        ``cache_dir() / "models" / f"{name}.pt"``; in quick mode ``.../models/quick/...``,
+        so a model trained in a few quick-mode steps is never loaded by a full run.
 
     Raises:
         ValueError: for a name that is not a plain file name.
@@ -83,7 +85,8 @@ def model_path(name: str) -> Path:
             f"name must be letters, digits, '.', '_' or '-' (a file name, at most 100 "
             f"characters, starting with a letter or digit), got {name!r}"
         )
-    return cache_dir() / "models" / f"{name}.pt"
+    folder = cache_dir() / "models"
+    return (folder / "quick" if is_quick() else folder) / f"{name}.pt"
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -205,5 +208,5 @@ def saved_models() -> list[str]:
     Returns:
         A list of names (empty when nothing was saved).
     """
-    folder = cache_dir() / "models"
+    folder = model_path("x").parent  # quick mode has its own folder
     return sorted(p.stem for p in folder.glob("*.pt")) if folder.is_dir() else []

@@ -21,6 +21,7 @@ from llmwidgets.training.store import (
 @pytest.fixture(autouse=True)
 def cache(tmp_path, monkeypatch):
     monkeypatch.setenv("LLMW_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("LLMW_QUICK", "0")  # full mode: models/<name>.pt (quick: models/quick/)
     return tmp_path / "cache"
 
 
@@ -100,3 +101,19 @@ def test_damaged_and_foreign_files_give_clear_errors(cache):
     torch.save({"format": STORE_FORMAT, "x": Evil()}, folder / "evil.pt")
     with pytest.raises(CheckpointError, match="evil.pt is unsafe to load"):
         load_model("evil")
+
+
+def test_quick_mode_models_are_kept_apart(tmp_path, monkeypatch):
+    """A model saved in quick mode (CI, a few steps) is never loaded by a full run."""
+    import torch
+
+    import llmwidgets as lw
+
+    monkeypatch.setenv("LLMW_CACHE_DIR", str(tmp_path))
+    torch.manual_seed(0)
+    model = lw.GPT(lw.GPTConfig.preset("char-tiny"))
+    monkeypatch.setenv("LLMW_QUICK", "1")
+    lw.save_model("tiny", model)
+    assert lw.saved_models() == ["tiny"] and lw.load_model("tiny") is not None
+    monkeypatch.setenv("LLMW_QUICK", "0")
+    assert lw.saved_models() == [] and lw.load_model("tiny") is None
