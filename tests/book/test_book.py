@@ -324,3 +324,30 @@ def test_mermaid_diagrams_render(browser: object, site_url: str, book_html: Path
             pytest.fail("failed or external requests:\n" + "\n".join(visit.bad_requests))
     finally:
         visit.close()
+
+
+# Chapter 1's map of the chapters: one diagram, a node per chapter (1 to 10, with 3a-3e and
+# 5a-5b), drawn offline.
+MAP_PAGE = "book/01_background.html"
+MAP_NODES = 15
+MAP_LABELS = ["1 Background", "3e The training loop", "5b Translation project", "10 References"]
+
+
+def test_chapter_map_renders(browser: object, site_url: str, book_html: Path) -> None:
+    visit = PageVisit(browser, site_url, MAP_PAGE)
+    try:
+        page = visit.page
+        page.wait_for_function("() => document.documentElement.dataset.mermaid === 'done'")
+        labels = page.evaluate(
+            "() => Array.from(document.querySelectorAll('pre.mermaid svg g.node'))"
+            ".map(n => n.textContent.replace(/\\s+/g, ' ').trim())"
+        )
+        assert len(labels) == MAP_NODES, labels
+        for text in MAP_LABELS:
+            assert any(text in label for label in labels), f"{text!r} not in {labels}"
+        if visit.console_errors:
+            pytest.fail("console errors:\n" + "\n".join(visit.console_errors))
+        if visit.bad_requests:
+            pytest.fail("failed or external requests:\n" + "\n".join(visit.bad_requests))
+    finally:
+        visit.close()
