@@ -12,9 +12,15 @@ short success note. :func:`exercise` turns a trial into the public check::
         return "5 cases, including large logits"
 
 :func:`run_check` reports the result: ``✓ correct — …`` for a right answer; for a wrong
-one it prints the hint and raises ``AssertionError``, so an autograder or
-``pytest --nbval`` marks the cell as failed. An answer that is still ``None`` or raises
-``NotImplementedError`` is reported as "not answered yet".
+one it prints the hint, and then:
+
+* in a learner's notebook (a Jupyter kernel) it stops there, so *Run All* on an untouched
+  student notebook reaches the end: each exercise reports on its own;
+* under nbgrader's autograder or validator (``NBGRADER_EXECUTION`` is set), in plain
+  Python and in tests, it raises ``AssertionError``, so the test cell scores 0.
+
+``LLMW_CHECKS=raise`` (or ``print``) forces one behaviour. An answer that is still ``None``
+or raises ``NotImplementedError`` is reported as "not answered yet".
 
 Hints follow two rules. They aim at the most likely slip and say what to do next
 (:func:`expect_close` takes the typical wrong results with their hints). And they never
@@ -26,12 +32,14 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import os
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import torch
 
 from llmwidgets.nn.gpt import GPTConfig
+from llmwidgets.widgets.display import in_kernel
 
 __all__ = [
     "Hint",
@@ -40,6 +48,7 @@ __all__ = [
     "call",
     "exercise",
     "expect_close",
+    "failures_raise",
     "fixed_seed",
     "mask_hint",
     "one_number",
@@ -195,6 +204,28 @@ def fixed_seed(seed: int = 0) -> Iterator[None]:
         yield
 
 
+#: Forces how a failed check reports: "raise" (AssertionError) or "print" (message only).
+CHECKS_ENV = "LLMW_CHECKS"
+
+
+def failures_raise() -> bool:
+    """Whether a failed check raises ``AssertionError`` (else it only prints its message).
+
+    Returns:
+        ``True`` under nbgrader (``NBGRADER_EXECUTION`` set), outside a Jupyter kernel
+        (scripts, tests) and with ``LLMW_CHECKS=raise``; ``False`` in a learner's kernel
+        and with ``LLMW_CHECKS=print``.
+    """
+    forced = os.environ.get(CHECKS_ENV, "").strip().lower()
+    if forced in ("raise", "print"):
+        return forced == "raise"
+    if forced:
+        raise ValueError(f"{CHECKS_ENV}={forced!r} is not understood; use 'raise' or 'print'")
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return True
+    return not in_kernel()
+
+
 def run_check(exercise: str, answer: Any, trial: Callable[[Callable[..., Any]], str]) -> None:
     """Run one exercise's check and report the result.
 
@@ -205,10 +236,11 @@ def run_check(exercise: str, answer: Any, trial: Callable[[Callable[..., Any]], 
             is wrong, and returns a short success note.
 
     Returns:
-        None; prints ``✓ correct — …`` on success.
+        None; prints ``✓ correct — …`` on success, ``✗ …`` with the hint otherwise.
 
     Raises:
-        AssertionError: for a wrong or missing answer, after printing the hint.
+        AssertionError: for a wrong or missing answer, after printing the hint, when
+            :func:`failures_raise` says so (autograder, scripts, tests).
     """
     if answer is None:
         problem = "not answered yet: the answer is still None"
@@ -237,7 +269,8 @@ def run_check(exercise: str, answer: Any, trial: Callable[[Callable[..., Any]], 
             return
     message = f"✗ {exercise}: {problem}"
     print(message)
-    raise AssertionError(message)
+    if failures_raise():
+        raise AssertionError(message)
 
 
 _CHECK_DOC = """
@@ -249,7 +282,8 @@ Returns:
     None; prints ``✓ correct — …`` when the answer is right.
 
 Raises:
-    AssertionError: for a wrong or missing answer, after printing what to try."""
+    AssertionError: for a wrong or missing answer, after printing what to try (under an
+        autograder, in scripts and tests; in a notebook it only prints)."""
 
 
 def exercise(title: str) -> Callable[[Callable[[Any], str]], Callable[[Any], None]]:

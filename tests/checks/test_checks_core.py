@@ -142,3 +142,38 @@ def test_fixed_seed_restores_the_global_rng():
     assert torch.equal(torch.rand(2), expected)
     torch.manual_seed(0)
     assert torch.equal(torch.rand(2), inside)
+
+
+@pytest.mark.parametrize(
+    "env, kernel, raises",
+    [
+        ({}, False, True),  # plain Python and pytest: a failed check is an error
+        ({}, True, False),  # a learner's notebook: it prints, Run All goes on
+        ({"NBGRADER_EXECUTION": "autograde"}, True, True),  # nbgrader scores the cell 0
+        ({"LLMW_CHECKS": "raise"}, True, True),
+        ({"LLMW_CHECKS": "print"}, False, False),
+    ],
+)
+def test_a_failed_check_raises_only_where_it_should(env, kernel, raises, monkeypatch, capsys):
+    from llmwidgets.checks import _core
+
+    for name in ("NBGRADER_EXECUTION", "LLMW_CHECKS"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setattr(_core, "in_kernel", lambda: kernel)
+    assert _core.failures_raise() is raises
+    if raises:
+        with pytest.raises(AssertionError, match="not answered yet"):
+            checks.check_softmax_temperature(None)
+    else:
+        checks.check_softmax_temperature(None)
+    assert capsys.readouterr().out.startswith("✗ exercise 1")
+
+
+def test_llmw_checks_typo_is_refused(monkeypatch):
+    from llmwidgets.checks import _core
+
+    monkeypatch.setenv("LLMW_CHECKS", "loud")
+    with pytest.raises(ValueError, match="LLMW_CHECKS='loud' is not understood"):
+        _core.failures_raise()

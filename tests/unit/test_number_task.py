@@ -1,9 +1,8 @@
 """The number-translation task: hand-written pairs, the grammar, splits, vocabularies,
 batches, bad input.
 
-The oracles here (``zh_to_int`` (tests/_helpers.py), ``parse_english``) are written independently of the
-package's readers in ``number_words`` (the Chinese one is also in tests/checks; see
-tests/_helpers.py once it is shared).
+The oracles here (``zh_to_int`` from tests/_helpers.py, shared with tests/checks, and
+``parse_english``) are written independently of the package's readers in ``number_words``.
 """
 
 from __future__ import annotations
