@@ -62,6 +62,7 @@ from llmwidgets.training.datasets import TextData, text_data
 from llmwidgets.training.files import CheckpointError
 from llmwidgets.training.history import MetricHistory
 from llmwidgets.training.losses import evaluate_loss, next_token_loss
+from llmwidgets.training.recipes import CPU_RECIPE, char_model, train_char_model
 from llmwidgets.training.store import load_model, save_model, saved_models
 from llmwidgets.training.trainer import Trainer, TrainerConfig, lr_at
 from llmwidgets.widgets.attention_viewer import (
@@ -102,6 +103,9 @@ for _old, _new in _MOVED.items():
 del _old, _new
 
 __all__ = [
+    "CPU_RECIPE",
+    "char_model",
+    "train_char_model",
     "saved_models",
     "save_model",
     "load_model",

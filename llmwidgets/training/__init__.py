@@ -15,7 +15,9 @@
 * :mod:`~llmwidgets.training.datasets` - ``text_data``: corpus -> tokenizer -> ids -> split
   -> batchers in one call (``TextData``);
 * :mod:`~llmwidgets.training.store` - ``save_model`` / ``load_model``: trained models kept
-  by name in the cache, for later chapters.
+  by name in the cache, for later chapters;
+* :mod:`~llmwidgets.training.recipes` - the CPU recipe and ``char_model()``: chapter 3's
+  trained character model, loaded (or trained once) by every later chapter.
 """
 
 from llmwidgets.training.batches import Batcher, TokenBatcher, split_tokens
@@ -26,11 +28,16 @@ from llmwidgets.training.datasets import TextData, text_data
 from llmwidgets.training.files import CheckpointError
 from llmwidgets.training.history import MetricHistory
 from llmwidgets.training.losses import evaluate_loss, next_token_loss
+from llmwidgets.training.recipes import CPU_RECIPE, CharRecipe, char_model, train_char_model
 from llmwidgets.training.schedule import lr_at
 from llmwidgets.training.store import SavedModel, load_model, save_model, saved_models
 from llmwidgets.training.trainer import Trainer
 
 __all__ = [
+    "CPU_RECIPE",
+    "CharRecipe",
+    "char_model",
+    "train_char_model",
     "Batcher",
     "CheckpointError",
     "MetricHistory",
