@@ -26,4 +26,7 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-
 .venv/bin/ruff format --check .
 # pytest-xdist, one test file per worker at a time (--dist loadfile): a notebook's cells
 # share one kernel, and tests/book/test_book.py builds the book once for all its tests.
-.venv/bin/python -m pytest -n "${LLMW_TEST_WORKERS:-$(nproc)}" --dist loadfile "$@"
+# Files go out in collection order (tests/book/ first, notebooks last), so the longest
+# one, the book build, starts at once instead of last (xdist would sort by test count).
+.venv/bin/python -m pytest -n "${LLMW_TEST_WORKERS:-$(nproc)}" --dist loadfile \
+  --no-loadscope-reorder "$@"
