@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -79,10 +80,15 @@ def pytest_sessionfinish(session: object, exitstatus: int) -> None:
 # ----------------------------------------------------------------- the command
 
 
-def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, int]:
+def _timed(cmd: list[str], env: dict[str, str]) -> tuple[float, float, int]:
+    """Run ``cmd``; return (wall seconds, CPU seconds of it and its children, exit code)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     returncode = subprocess.run(cmd, cwd=ROOT, env=env).returncode
-    return time.perf_counter() - start, returncode
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    return wall, cpu, returncode
 
 
 def main() -> int:
@@ -95,18 +101,20 @@ def main() -> int:
     )
     rows: list[tuple[str, float, str]] = []
     if not args.skip_setup:
-        seconds, rc = _timed(["bash", "scripts/setup.sh"], env)
-        rows.append(("setup.sh (venv, pip, assets)", seconds, f"exit {rc}"))
+        seconds, cpu, rc = _timed(["bash", "scripts/setup.sh"], env)
+        rows.append(("setup.sh (venv, pip, assets)", seconds, f"exit {rc}, {cpu:.0f} s CPU"))
     with tempfile.TemporaryDirectory() as tmp:
         env[REPORT_ENV] = report_path = str(Path(tmp) / "stages.json")
         test_cmd = ["bash", "scripts/test.sh", "-p", "benchmarks.ci_stages", *pytest_args]
-        seconds, rc = _timed(test_cmd, env)
+        seconds, cpu, rc = _timed(test_cmd, env)
         report = json.loads(Path(report_path).read_text()) if Path(report_path).is_file() else None
     if report is None:
         print(f"scripts/test.sh exited {rc} before pytest reported", file=sys.stderr)
         return 1
     rows.append(("test.sh before pytest (setup check, ruff)", seconds - report["wall"], ""))
-    rows.append((f"pytest, {report['workers'] or 1} worker(s), wall", report["wall"], f"exit {rc}"))
+    workers = report["workers"] or 1
+    note = f"exit {rc}; test.sh used {cpu:.0f} s CPU in all"
+    rows.append((f"pytest, {workers} worker(s), wall", report["wall"], note))
     total = sum(s for _, s, _ in rows)
     print(f"\n{'stage':<44} {'seconds':>8}  {'note'}")
     for name, seconds, note in rows:
