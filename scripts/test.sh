@@ -28,5 +28,6 @@ export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1} OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-
 # share one kernel, and tests/book/test_book.py builds the book once for all its tests.
 # Files go out in collection order (tests/book/ first, notebooks last), so the longest
 # one, the book build, starts at once instead of last (xdist would sort by test count).
-.venv/bin/python -m pytest -n "${LLMW_TEST_WORKERS:-$(nproc)}" --dist loadfile \
-  --no-loadscope-reorder "$@"
+# (nproc without the OMP variables: GNU nproc reports OMP_NUM_THREADS when it is set.)
+workers=${LLMW_TEST_WORKERS:-$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc)}
+.venv/bin/python -m pytest -n "$workers" --dist loadfile --no-loadscope-reorder "$@"
