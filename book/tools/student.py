@@ -21,7 +21,7 @@ cells and of check cells (cells calling a ``check_…`` function) are cleared, a
 
 Usage::
 
-    python book/tools/student.py [notebooks_dir] [-o student_dir]
+    python book/tools/student.py [notebook.ipynb | notebooks_dir ...] [-o student_dir]
 """
 
 from __future__ import annotations
@@ -156,28 +156,52 @@ def make_student_notebook(
     return student
 
 
-def make_student_versions(src: str | Path, dst: str | Path) -> list[Path]:
-    """Write the student version of every ``*.ipynb`` in ``src`` into ``dst``.
+def notebook_paths(src: str | Path) -> list[Path]:
+    """The notebooks that ``src`` names: the file itself, or every ``*.ipynb`` in a folder.
 
     Args:
-        src: the folder with the full notebooks.
-        dst: the output folder (created if needed); must differ from ``src``.
+        src: a notebook file or a folder of notebooks.
+
+    Returns:
+        The notebook paths, in name order (empty for a folder without notebooks).
+
+    Raises:
+        ValueError: if ``src`` does not exist or is a file that is not a ``.ipynb``.
+    """
+    src = Path(src)
+    if src.is_dir():
+        return sorted(src.glob("*.ipynb"))
+    if src.is_file():
+        if src.suffix != ".ipynb":
+            raise ValueError(f"{src} is not a notebook (.ipynb) nor a folder of notebooks")
+        return [src]
+    raise ValueError(f"{src} does not exist (give a notebook or a folder of notebooks)")
+
+
+def make_student_versions(src: str | Path, dst: str | Path) -> list[Path]:
+    """Write the student version of a notebook, or of every ``*.ipynb`` in a folder.
+
+    Args:
+        src: a notebook file, or the folder with the full notebooks.
+        dst: the output folder (created if needed); must not be where the notebooks are.
 
     Returns:
         The paths written, in name order.
 
     Raises:
-        ValueError: if ``src`` is not a folder or ``dst`` is the same folder.
+        ValueError: if ``src`` does not exist, is not a notebook, or a student version
+            would overwrite its full notebook.
         MarkerError: for unbalanced markers (nothing is written for that notebook).
     """
-    src, dst = Path(src), Path(dst)
-    if not src.is_dir():
-        raise ValueError(f"notebooks folder {src} does not exist")
-    if dst.resolve() == src.resolve():
-        raise ValueError(f"the student folder must differ from {src}: it would overwrite solutions")
+    paths, dst = notebook_paths(src), Path(dst)
+    for path in paths:
+        if (dst / path.name).resolve() == path.resolve():
+            raise ValueError(
+                f"the student folder must differ from {path.parent}: it would overwrite solutions"
+            )
     dst.mkdir(parents=True, exist_ok=True)
     written = []
-    for path in sorted(src.glob("*.ipynb")):
+    for path in paths:
         nb = nbformat.read(path, as_version=4)
         student = make_student_notebook(nb, name=path.name)
         target = dst / path.name
@@ -199,11 +223,17 @@ def main(argv: list[str] | None = None) -> int:
         prog="python book/tools/student.py",
         description="Write student versions of the notebooks (solutions replaced by stubs).",
     )
-    parser.add_argument("notebooks", nargs="?", default="notebooks", help="default: notebooks")
+    parser.add_argument(
+        "notebooks", nargs="*", default=["notebooks"], help="files or folders (default: notebooks)"
+    )
     parser.add_argument("-o", "--output", default="student", help="default: student")
     args = parser.parse_args(argv)
+    written = []
     try:
-        written = make_student_versions(args.notebooks, args.output)
+        for src in args.notebooks:  # every argument is checked before anything is written
+            notebook_paths(src)
+        for src in args.notebooks:
+            written += make_student_versions(src, args.output)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

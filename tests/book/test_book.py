@@ -68,8 +68,10 @@ def _jupyter_book() -> str:
 @pytest.fixture(scope="session")
 def book_html() -> Path:
     """Build the whole book once, from scratch, with warnings as errors."""
-    shutil.rmtree(BUILD_ROOT, ignore_errors=True)
-    BUILD_ROOT.mkdir(parents=True)
+    # Only the build's own output: BUILD_ROOT also holds the screenshots of other tests,
+    # which another pytest-xdist worker may be writing right now.
+    shutil.rmtree(BUILD_ROOT / "_build", ignore_errors=True)
+    BUILD_ROOT.mkdir(parents=True, exist_ok=True)
     cmd = [
         _jupyter_book(),
         "build",

@@ -10,9 +10,12 @@ import yaml
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = sorted(p for p in (ROOT / "notebooks").glob("*.ipynb"))
 MAX_BYTES = 1_000_000
+# The Colab install cell: llmwidgets with an extra (pyproject.toml's "book"), from the
+# repository of _config.yml, comment lines allowed, and nothing else on the %pip line
+# (no torch, no --upgrade: Colab's own torch build must stay).
 COLAB_CELL = re.compile(
-    r'^import sys\n\n?if "google\.colab" in sys\.modules:.*\n'
-    r'    %pip install -q "llmwidgets @ git\+(?P<url>\S+)"$'
+    r'^import sys\n\n?if "google\.colab" in sys\.modules:.*\n(?:    #.*\n)*'
+    r'    %pip install -q "llmwidgets\[(?P<extra>\w+)\] @ git\+(?P<url>\S+)"$'
 )
 
 
@@ -64,6 +67,7 @@ def test_colab_install_cell_first(path):
     assert match, f"{path.name}: first code cell is not the Colab install cell:\n{first}"
     config = yaml.safe_load((ROOT / "_config.yml").read_text(encoding="utf-8"))
     assert match["url"] == config["repository"]["url"], "install URL differs from _config.yml"
+    assert match["extra"] == "book", f"{path.name}: installs llmwidgets[{match['extra']}]"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -1,8 +1,20 @@
-"""book/tools/student.py: solutions become stubs; student notebooks run up to their exercises."""
+"""book/tools/student.py: solutions become stubs; student notebooks fail at their exercises.
+
+The real notebooks are converted once (the module-scoped ``student_versions`` fixture).
+An untouched student notebook must run up to its exercises and fail there, each check
+saying "not answered yet". The part up to the exercises is not run again here:
+:func:`test_student_version_changes_only_the_exercises` proves that every cell before
+the first exercise is the full notebook's own cell, unchanged, and nbval runs the full
+notebook in the same suite (quick mode). The kernel test then runs the notebook's set-up
+and import cells and its whole exercise section, untouched.
+"""
 
 from __future__ import annotations
 
+import ast
+import copy
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -132,6 +144,34 @@ def test_make_student_versions_and_cli(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
 
 
+def test_notebook_files_as_well_as_folders(tmp_path, capsys):
+    src = tmp_path / "nb"
+    src.mkdir()
+    nbformat.write(example_notebook(), src / "01_a.ipynb")
+    nbformat.write(new_notebook(cells=[new_code_cell("print(1)")]), src / "02_b.ipynb")
+    (src / "notes.txt").write_text("not a notebook")
+
+    written = student.make_student_versions(src / "01_a.ipynb", tmp_path / "one")
+    assert written == [tmp_path / "one" / "01_a.ipynb"]
+    assert [p.name for p in (tmp_path / "one").iterdir()] == ["01_a.ipynb"]
+    stub = nbformat.read(written[0], as_version=4)
+    assert 'raise NotImplementedError("exercise 1")' in stub.cells[2].source
+
+    files = [str(src / "02_b.ipynb"), str(src / "01_a.ipynb")]
+    assert student.main([*files, "-o", str(tmp_path / "cli")]) == 0
+    assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == ["01_a.ipynb", "02_b.ipynb"]
+    assert "2 student notebook(s) written" in capsys.readouterr().out
+
+    with pytest.raises(ValueError, match="overwrite"):
+        student.make_student_versions(src / "01_a.ipynb", src)
+    with pytest.raises(ValueError, match=r"notes\.txt is not a notebook"):
+        student.make_student_versions(src / "notes.txt", tmp_path / "out")
+    # a bad argument among several: an error, and nothing written
+    assert student.main([files[0], str(src / "missing.ipynb"), "-o", str(tmp_path / "x")]) == 1
+    assert "missing.ipynb does not exist" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+
+
 def test_cli_reports_unbalanced_markers(tmp_path, capsys):
     src = tmp_path / "nb"
     src.mkdir()
@@ -143,15 +183,28 @@ def test_cli_reports_unbalanced_markers(tmp_path, capsys):
 # ------------------------------------------------------------------ the real notebooks
 
 REAL = sorted(NOTEBOOKS.glob("*.ipynb"))
+Versions = dict[str, tuple[nbformat.NotebookNode, nbformat.NotebookNode]]
 
 
 def exercise_cells(nb: nbformat.NotebookNode) -> list[int]:
     return [i for i, cell in enumerate(nb.cells) if student.is_solution_cell(cell)]
 
 
+@pytest.fixture(scope="module")
+def student_versions(tmp_path_factory: pytest.TempPathFactory) -> Versions:
+    """Every notebook converted once, through the files: {name: (full, student)}."""
+    out = tmp_path_factory.mktemp("student")
+    written = student.make_student_versions(NOTEBOOKS, out)
+    assert [p.name for p in written] == [p.name for p in REAL]
+    return {
+        p.name: (nbformat.read(p, as_version=4), nbformat.read(out / p.name, as_version=4))
+        for p in REAL
+    }
+
+
 @pytest.mark.parametrize("path", REAL, ids=[p.name for p in REAL])
-def test_notebook_follows_the_exercise_convention(path):
-    nb = nbformat.read(path, as_version=4)
+def test_notebook_follows_the_exercise_convention(path, student_versions):
+    nb, _ = student_versions[path.name]  # converted: the markers balance
     for i in exercise_cells(nb):
         tags = nb.cells[i].metadata.get("tags", [])
         assert {"solution", "hide-input"} <= set(tags), f"{path.name} cell {i}: tags {tags}"
@@ -159,48 +212,105 @@ def test_notebook_follows_the_exercise_convention(path):
         assert following and student.is_check_cell(following[0]), (
             f"{path.name} cell {i}: the next code cell should call a check_… function"
         )
-    student.make_student_notebook(nb, name=path.name)  # markers balance
+
+
+@pytest.mark.parametrize("path", REAL, ids=[p.name for p in REAL])
+def test_student_version_changes_only_the_exercises(path, student_versions):
+    """Solution cells become stubs, check cells lose their outputs; nothing else changes."""
+    full, stud = student_versions[path.name]
+    assert stud.metadata == full.metadata and len(stud.cells) == len(full.cells)
+    exercise = 0
+    for i, (a, b) in enumerate(zip(full.cells, stud.cells, strict=True)):
+        where = f"{path.name} cell {i}"
+        if student.is_solution_cell(a):
+            exercise += 1
+            assert f'raise NotImplementedError("exercise {exercise}")' in b.source, where
+            assert student.BEGIN not in b.source and b.outputs == [], where
+        elif student.is_check_cell(a):
+            assert b.source == a.source and b.outputs == [], where
+        else:
+            assert b == a, f"{where} differs from the full notebook"
+
+
+def _bound_names(sources: list[str]) -> set[str]:
+    """Names that code binds at any level (assignments, defs, imports, loop targets)."""
+    names: set[str] = set()
+    for source in sources:
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:  # IPython magics: they bind nothing the exercises use
+            continue
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                names.add(node.id)
+            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                names.add(node.name)
+            elif isinstance(node, ast.Import | ast.ImportFrom):
+                names |= {(a.asname or a.name).split(".")[0] for a in node.names}
+    return names
+
+
+def _imports_only(source: str) -> bool:
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:
+        return False
+    return bool(body) and all(isinstance(node, ast.Import | ast.ImportFrom) for node in body)
 
 
 WITH_EXERCISES = [p for p in REAL if exercise_cells(nbformat.read(p, as_version=4))]
 
 
 @pytest.mark.parametrize("path", WITH_EXERCISES, ids=[p.name for p in WITH_EXERCISES])
-def test_student_version_runs_up_to_the_exercises(path, tmp_path, monkeypatch):
+def test_student_version_fails_at_its_exercises(path, student_versions, monkeypatch):
+    """Run the student notebook's set-up and imports, then its exercise section, untouched.
+
+    Every check cell must fail with "not answered yet". Any other cell of the section may
+    fail only where a student's run would (a stub: ``NotImplementedError("exercise k")``
+    for this exercise or an earlier one) or on a name that the skipped part binds (that
+    part is the full notebook's own code, which nbval runs).
+    """
     from nbclient import NotebookClient
 
     monkeypatch.setenv("LLMW_QUICK", "1")
     shared = ROOT.parent / "shared" / "data"
     if not os.environ.get("LLMW_DATA_DIR") and shared.is_dir():
         monkeypatch.setenv("LLMW_DATA_DIR", str(shared))
-    written = student.make_student_versions(NOTEBOOKS, tmp_path)
-    nb = nbformat.read(tmp_path / path.name, as_version=4)
-    assert path.name in [p.name for p in written]
-
-    client = NotebookClient(
+    _, stud = student_versions[path.name]
+    first = exercise_cells(stud)[0]
+    body = [c for c in stud.cells[:first] if c.cell_type == "code"]
+    setup = body[:2] + [c for c in body[2:] if _imports_only(c.source)]  # install, env report
+    skipped = _bound_names([c.source for c in body if all(c is not s for s in setup)])
+    section = [c for c in stud.cells[first:] if c.cell_type == "code"]
+    nb = new_notebook(cells=copy.deepcopy(setup + section), metadata=stud.metadata)
+    NotebookClient(
         nb,
         timeout=120,
         kernel_name="python3",
         allow_errors=True,
         resources={"metadata": {"path": str(NOTEBOOKS)}},
-    )
-    client.execute()
+    ).execute()
 
     def errors(cell):
         return [o for o in cell.get("outputs", []) if o.output_type == "error"]
 
-    solutions = exercise_cells(nb)
-    first = solutions[0]
-    for i, cell in enumerate(nb.cells[:first]):
-        if cell.cell_type == "code":
-            assert not errors(cell), f"cell {i} failed: {errors(cell)[0].ename}"
-    first_errors = errors(nb.cells[first])
-    assert [e.ename for e in first_errors] == ["NotImplementedError"]
-    assert "exercise 1" in first_errors[0].evalue
-
-    checks = [i for i, cell in enumerate(nb.cells) if student.is_check_cell(cell)]
-    assert len(checks) >= len(solutions)
-    for i in checks:
-        errs = errors(nb.cells[i])
-        assert [e.ename for e in errs] == ["AssertionError"], f"check cell {i}: {errs}"
-        assert "not answered yet" in errs[0].evalue
+    for i, cell in enumerate(nb.cells[: len(setup)]):
+        assert not errors(cell), f"{path.name} set-up cell {i}: {errors(cell)}"
+    exercise = checks = 0
+    for cell in nb.cells[len(setup) :]:
+        where = f"{path.name}, cell:\n{cell.source}\n"
+        errs = errors(cell)
+        if student.is_solution_cell(cell):
+            exercise += 1
+        if student.is_check_cell(cell):
+            checks += 1
+            assert [e.ename for e in errs] == ["AssertionError"], f"{where}{errs}"
+            assert "not answered yet" in errs[0].evalue, where
+            continue
+        for err in errs:
+            stub = re.fullmatch(r"exercise (\d+)", err.evalue)
+            name = re.fullmatch(r"name '(\w+)' is not defined", err.evalue)
+            assert (
+                err.ename == "NotImplementedError" and stub and 1 <= int(stub[1]) <= exercise
+            ) or (err.ename == "NameError" and name and name[1] in skipped), f"{where}{err}"
+    assert exercise == len(exercise_cells(stud)) and checks >= exercise
