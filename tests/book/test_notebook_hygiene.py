@@ -75,5 +75,8 @@ def test_outputs_come_from_full_mode(path):
     """The environment report is printed first, and it says quick mode was off."""
     cells = _code_cells(_load(path))
     report = "".join("".join(o.get("text", "")) for o in cells[1].get("outputs", []))
-    assert "print_environment" in _src(cells[1]), f"{path.name}: 2nd code cell must report env"
+    setup = _src(cells[1])
+    assert "lw.setup(" in setup or "print_environment" in setup, (
+        f"{path.name}: the 2nd code cell must call lw.setup(...) (it prints the environment)"
+    )
     assert re.search(r"quick mode\s*: off", report), f"{path.name}: committed from quick mode?"
