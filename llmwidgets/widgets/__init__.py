@@ -15,16 +15,16 @@
 * :mod:`~llmwidgets.widgets.token_viewer` - coloured token pieces with their ids (the
   alignment itself is text code: :mod:`llmwidgets.text.spans`).
 
-The factory functions ``attention_viewer``, ``sampling_explorer`` and ``token_viewer`` are
-not imported here (they would hide the modules of the same name); they are in
-:mod:`llmwidgets`. The conventions every widget follows are in ``docs/widget-conventions.md``.
+The functions ``attention_viewer``, ``sampling_explorer``, ``token_viewer`` and
+``loss_figure`` are not imported here: they would hide the modules of the same name
+(``from llmwidgets.widgets.loss_figure import loss_figure``; the factories are in
+:mod:`llmwidgets`). The conventions every widget follows are in ``docs/widget-conventions.md``.
 """
 
 from llmwidgets.widgets.attention_figures import grid_figure, heatmap_figure
 from llmwidgets.widgets.attention_lines import lines_figure
 from llmwidgets.widgets.attention_viewer import AttentionViewer
 from llmwidgets.widgets.display import LiveFigure, figure_bundle, show, update, widget_bundle
-from llmwidgets.widgets.loss_figure import loss_figure
 from llmwidgets.widgets.loss_plot import LiveLossPlot
 from llmwidgets.widgets.loss_status import status_line
 from llmwidgets.widgets.sampling_explorer import SamplingExplorer
@@ -40,7 +40,6 @@ __all__ = [
     "grid_figure",
     "heatmap_figure",
     "lines_figure",
-    "loss_figure",
     "show",
     "status_line",
     "update",

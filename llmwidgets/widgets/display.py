@@ -204,7 +204,7 @@ def widget_bundle(widget: Any, fallback: go.Figure) -> dict[str, Any]:
         Notebook 7, VS Code and Colab render the widget; the built book, nbviewer and
         GitHub render the figure's ``text/html`` part.
     """
-    view = widget._repr_mimebundle_()
+    view = widget._repr_mimebundle_() or {}
     if WIDGET_MIME not in view:
         raise ValueError(f"{type(widget).__name__} has no widget view to display")
     bundle = figure_bundle(fallback)
@@ -273,12 +273,12 @@ class LiveFigure:
         self._handle = display(self._bundle(), raw=True, display_id=True)
 
     def _bundle(self) -> dict[str, Any]:
-        view = self.output
+        self.view = self.output  # the widget shown: the figure, under the controls if any
         if self._controls is not None:
             import ipywidgets
 
-            view = ipywidgets.VBox([self._controls, self.output])
-        return widget_bundle(view, self._fallback)
+            self.view = ipywidgets.VBox([self._controls, self.output])
+        return widget_bundle(self.view, self._fallback)
 
     def update(self, fig: go.Figure) -> None:
         """Redraw the figure in place.
