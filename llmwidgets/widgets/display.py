@@ -90,7 +90,7 @@ def live_widgets_available() -> bool:
 
 def _check_figure(fig: Any) -> go.Figure:
     if not isinstance(fig, go.Figure):
-        raise TypeError(
+        raise ValueError(
             f"expected a plotly.graph_objects.Figure, got {type(fig).__name__}"
             + (
                 " (a FigureWidget keeps megabytes of state; pass go.Figure(fig))"
@@ -176,7 +176,7 @@ def update(handle: Any, fig: go.Figure) -> None:
         None.
     """
     if handle is None or not hasattr(handle, "update"):
-        raise TypeError(
+        raise ValueError(
             f"update() needs the handle returned by show(fig, display_id=True), got {handle!r}"
         )
     bundle = figure_bundle(fig)
@@ -204,6 +204,8 @@ def widget_bundle(widget: Any, fallback: go.Figure) -> dict[str, Any]:
         Notebook 7, VS Code and Colab render the widget; the built book, nbviewer and
         GitHub render the figure's ``text/html`` part.
     """
+    if not callable(getattr(widget, "_repr_mimebundle_", None)):
+        raise ValueError(f"widget must be an ipywidgets widget, got {type(widget).__name__}")
     view = widget._repr_mimebundle_() or {}
     if WIDGET_MIME not in view:
         raise ValueError(f"{type(widget).__name__} has no widget view to display")

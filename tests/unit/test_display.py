@@ -47,14 +47,14 @@ def test_colab_html_loads_plotly_itself(monkeypatch):
 
 @pytest.mark.parametrize("bad", [None, {"data": []}, "fig"])
 def test_rejects_non_figures(bad):
-    with pytest.raises(TypeError, match="expected a plotly.graph_objects.Figure"):
+    with pytest.raises(ValueError, match="expected a plotly.graph_objects.Figure"):
         figure_bundle(bad)
 
 
 def test_rejects_figurewidget_with_hint():
     # Built without __init__: FigureWidget needs anywidget, which the book does not install.
     widget = object.__new__(go.FigureWidget)
-    with pytest.raises(TypeError, match="FigureWidget keeps megabytes of state"):
+    with pytest.raises(ValueError, match="FigureWidget keeps megabytes of state"):
         figure_bundle(widget)
 
 
@@ -64,7 +64,7 @@ def test_show_outside_ipython_prints(capsys):
 
 
 def test_update_needs_a_handle():
-    with pytest.raises(TypeError, match="display_id=True"):
+    with pytest.raises(ValueError, match="display_id=True"):
         update(None, _fig())
 
 
