@@ -214,12 +214,18 @@ def widget_bundle(widget: Any, fallback: go.Figure) -> dict[str, Any]:
     return bundle
 
 
-def _figure_output(fig: go.Figure) -> dict[str, Any]:
+def figure_output(fig: go.Figure) -> dict[str, Any]:
     """The figure as an nbformat ``display_data`` output for an ``ipywidgets.Output``.
 
     Only the plotly JSON part: inside a widget only a frontend with a widget manager
     draws it, and all of them render plotly's JSON (the HTML part would double the size
     of every redraw).
+
+    Args:
+        fig: the figure.
+
+    Returns:
+        ``{"output_type": "display_data", "data": {plotly JSON, text/plain}, "metadata": {}}``.
     """
     _check_figure(fig)
     data = dict(pio.renderers["plotly_mimetype"].to_mimebundle(fig.to_dict()))
@@ -271,7 +277,7 @@ class LiveFigure:
             )
             return
         self.output = ipywidgets.Output()
-        self.output.outputs = (_figure_output(fig),)
+        self.output.outputs = (figure_output(fig),)
         self._handle = display(self._bundle(), raw=True, display_id=True)
 
     def _bundle(self) -> dict[str, Any]:
@@ -294,7 +300,7 @@ class LiveFigure:
         if self.output is None:
             self._figure_handle.update(figure_bundle(fig), raw=True, metadata=LIVE_METADATA)
             return
-        self.output.outputs = (_figure_output(fig),)
+        self.output.outputs = (figure_output(fig),)
         if self._finished:  # live again after finish(): the widget view comes back
             self._finished = False
             self._handle.update(self._bundle(), raw=True)
@@ -315,6 +321,6 @@ class LiveFigure:
         if self.output is None:
             self._figure_handle.update(figure_bundle(fig), raw=True)
             return
-        self.output.outputs = (_figure_output(fig),)
+        self.output.outputs = (figure_output(fig),)
         self._handle.update(figure_bundle(fig), raw=True)
         self._finished = True

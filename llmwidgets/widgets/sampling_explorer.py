@@ -47,10 +47,12 @@ from llmwidgets.widgets.sampling_figure import (
 
 __all__ = ["SamplingExplorer", "sampling_explorer"]
 
-# Every slider gets the same width and the same label width, so every track is as long
-# as the others (a long label no longer eats the temperature slider's track).
-_SLIDER_LAYOUT = {"width": "380px"}
+# Every slider gets the same width and label width and never shrinks, so every track is
+# as long as the others (a long label no longer eats the temperature slider's track);
+# two sliders per row, which wrap onto two rows in a narrow output.
+_SLIDER_LAYOUT = {"width": "380px", "flex": "0 0 auto"}
 _SLIDER_STYLE = {"description_width": "170px"}
+_ROW_LAYOUT = {"flex_flow": "row wrap"}
 
 
 class SamplingExplorer(LiveWidget):
@@ -296,9 +298,9 @@ class SamplingExplorer(LiveWidget):
         c = self._controls
         self._box = w.VBox(
             [
-                w.HBox([c["temperature"], c["top_k"]]),
-                w.HBox([c["top_p"], c["max_new_tokens"], button]),
-                self._text,
+                w.HBox([c["temperature"], c["top_k"]], layout=_ROW_LAYOUT),
+                w.HBox([c["top_p"], c["max_new_tokens"]], layout=_ROW_LAYOUT),
+                w.HBox([button, self._text], layout={"align_items": "center"}),
             ]
         )
         return self._box

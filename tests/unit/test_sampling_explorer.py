@@ -280,6 +280,7 @@ def test_sliders_have_equal_tracks():
     ex.controls()
     sliders = list(ex._controls.values())
     assert {s.layout.width for s in sliders} == {"380px"}
+    assert {s.layout.flex for s in sliders} == {"0 0 auto"}  # never squeezed
     assert {s.style.description_width for s in sliders} == {"170px"}
 
 
