@@ -114,7 +114,18 @@ def _heatmap_layout(fig: go.Figure, data: AttentionData, title: str, height: int
 def checked(
     attention: Any, tokens: Any, source_tokens: Any = None, target_tokens: Any = None
 ) -> AttentionData:
-    """Raw weights and tokens as checked :class:`AttentionData` (for the ``*_figure`` views)."""
+    """Raw weights and tokens as checked :class:`AttentionData` (for the ``*_figure`` views).
+
+    Args:
+        attention: weights in any form
+            :func:`~llmwidgets.nn.attention.normalize_attention` accepts.
+        tokens: labels for self-attention (``None``: positions 0, 1, ...).
+        source_tokens: cross-attention key labels (the x axis, the right column).
+        target_tokens: cross-attention query labels (the y axis, the left column).
+
+    Returns:
+        The checked data.
+    """
     return normalize_attention(
         attention, tokens, source_tokens=source_tokens, target_tokens=target_tokens
     )
@@ -159,17 +170,11 @@ def heatmap_figure(
     title: str | None = None,
     height: int | None = None,
 ) -> go.Figure:
-    """:func:`heatmap` of raw weights: checks them and the tokens first.
+    """:func:`heatmap` of raw weights and token lists.
 
     Args:
-        attention: weights in any form :func:`normalize_attention` accepts.
-        tokens: labels for self-attention.
-        layer: layer index.
-        head: head index.
-        source_tokens: cross-attention key labels (x axis).
-        target_tokens: cross-attention query labels (y axis).
-        title: title prefix; the layer and head are appended.
-        height: figure height in pixels.
+        attention, tokens, source_tokens, target_tokens: as for :func:`checked`.
+        layer, head, title, height: as for :func:`heatmap`.
 
     Returns:
         See :func:`heatmap`.
@@ -297,15 +302,11 @@ def grid_figure(
     title: str | None = None,
     height: int | None = None,
 ) -> go.Figure:
-    """:func:`grid` of raw weights: checks them and the tokens first.
+    """:func:`grid` of raw weights and token lists.
 
     Args:
-        attention: weights in any form :func:`normalize_attention` accepts.
-        tokens: labels for self-attention.
-        source_tokens: cross-attention key labels (x axes).
-        target_tokens: cross-attention query labels (y axes).
-        title: figure title.
-        height: figure height in pixels.
+        attention, tokens, source_tokens, target_tokens: as for :func:`checked`.
+        title, height: as for :func:`grid`.
 
     Returns:
         See :func:`grid`.

@@ -41,6 +41,22 @@ def _top(labels: Sequence[str], weights: np.ndarray, count: int = 3) -> str:
     return ", ".join(f"{labels[i]} {weights[i]:.2f}" for i in order if weights[i] > 0)
 
 
+def _column(x: float, labels: list[str], hover: list[str], name: str) -> go.Scatter:
+    """One column of tokens (queries at x=0, labels on the left; keys at x=1, on the right)."""
+    return go.Scatter(
+        x=[x] * len(labels),
+        y=list(range(len(labels))),
+        mode="markers+text",
+        text=labels,
+        textposition="middle left" if x == 0 else "middle right",
+        hovertext=hover,
+        hoverinfo="text",
+        marker={"size": 7, "color": "rgb(31, 119, 180)"},
+        name=name,
+        showlegend=False,
+    )
+
+
 def lines(
     data: AttentionData,
     layer: int = 0,
@@ -87,39 +103,10 @@ def lines(
                 text=f"query {queries[i]} → {_top(keys, row)}",
             )
         )
-    marker = {"size": 7, "color": "rgb(31, 119, 180)"}
-    fig.add_trace(
-        go.Scatter(
-            x=[0.0] * len(queries),
-            y=list(range(len(queries))),
-            mode="markers+text",
-            text=queries,
-            textposition="middle left",
-            hovertext=[
-                f"query {q} → {_top(keys, row)}" for q, row in zip(queries, weights, strict=True)
-            ],
-            hoverinfo="text",
-            marker=marker,
-            name="queries",
-            showlegend=False,
-        )
-    )
-    fig.add_trace(
-        go.Scatter(
-            x=[1.0] * len(keys),
-            y=list(range(len(keys))),
-            mode="markers+text",
-            text=keys,
-            textposition="middle right",
-            hovertext=[
-                f"key {k} ← {_top(queries, col)}" for k, col in zip(keys, weights.T, strict=True)
-            ],
-            hoverinfo="text",
-            marker=marker,
-            name="keys",
-            showlegend=False,
-        )
-    )
+    query_hover = [f"query {q} → {_top(keys, r)}" for q, r in zip(queries, weights, strict=True)]
+    key_hover = [f"key {k} ← {_top(queries, c)}" for k, c in zip(keys, weights.T, strict=True)]
+    fig.add_trace(_column(0.0, queries, query_hover, "queries"))
+    fig.add_trace(_column(1.0, keys, key_hover, "keys"))
     n_q = len(queries)
     buttons = [{"label": "all queries", "method": "restyle", "args": [{"opacity": 1.0}]}]
     buttons += [
@@ -156,17 +143,12 @@ def lines_figure(
     title: str | None = None,
     height: int | None = None,
 ) -> go.Figure:
-    """:func:`lines` of raw weights: checks them and the tokens first.
+    """:func:`lines` of raw weights and token lists.
 
     Args:
-        attention: weights in any form :func:`normalize_attention` accepts.
-        tokens: labels for self-attention.
-        layer: layer index.
-        head: head index.
-        source_tokens: cross-attention key labels (right column).
-        target_tokens: cross-attention query labels (left column).
-        title: title prefix; the layer and head are appended.
-        height: figure height in pixels.
+        attention, tokens, source_tokens, target_tokens: as for
+            :func:`~llmwidgets.widgets.attention_figures.checked`.
+        layer, head, title, height: as for :func:`lines`.
 
     Returns:
         See :func:`lines`.

@@ -17,7 +17,7 @@ import plotly.graph_objects as go
 from llmwidgets.core.validate import check_optional_int, check_str
 from llmwidgets.widgets.display import LiveFigure, live_widgets_available, show
 
-__all__ = ["UNSET", "LiveWidget", "check_height", "check_title"]
+__all__ = ["UNSET", "LiveWidget", "NoControls", "check_height", "check_title"]
 
 #: Default of ``set()`` arguments: "keep the current value" (``None`` can be a value,
 #: e.g. ``top_k=None`` turns top-k off).
@@ -100,3 +100,31 @@ class LiveWidget:
             fig = self.figure()
             for live in self._live:
                 live.update(fig)
+
+
+class NoControls:
+    """For the widgets without controls (``LiveLossPlot``, ``TokenViewer``).
+
+    Their static form is the figure itself and :meth:`controls` is ``None``; a subclass
+    implements ``figure()``.
+    """
+
+    def figure(self) -> go.Figure:
+        """The figure of the current state."""
+        raise NotImplementedError
+
+    def static_figure(self) -> go.Figure:
+        """The kernel-free form: the same figure (there are no controls to replace).
+
+        Returns:
+            :meth:`figure`.
+        """
+        return self.figure()
+
+    def controls(self) -> None:
+        """There are no controls.
+
+        Returns:
+            None.
+        """
+        return None

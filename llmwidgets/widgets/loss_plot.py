@@ -40,7 +40,7 @@ import plotly.graph_objects as go
 from llmwidgets.core.validate import check_choice, check_real
 from llmwidgets.training.history import MetricHistory
 from llmwidgets.widgets import display
-from llmwidgets.widgets.base import UNSET
+from llmwidgets.widgets.base import NoControls
 from llmwidgets.widgets.loss_figure import loss_figure
 from llmwidgets.widgets.loss_status import check_options, status_line
 
@@ -64,7 +64,7 @@ def _option(name: str) -> property:
     return property(lambda self: self._options[name], doc=f"The {name} option (see set()).")
 
 
-class LiveLossPlot:
+class LiveLossPlot(NoControls):
     """Live training curves of one run: a training callback that redraws in place.
 
     Args:
@@ -159,13 +159,7 @@ class LiveLossPlot:
         Returns:
             None. A figure already shown is redrawn; on a ValueError nothing changes.
         """
-        unknown = sorted(set(kwargs) - set(self._options))
-        if unknown:
-            raise ValueError(f"set() got unknown options {unknown}; known: {sorted(self._options)}")
-        merged = {k: kwargs.get(k, UNSET) for k in self._options}
-        self._options = check_options(
-            **{k: self._options[k] if v is UNSET else v for k, v in merged.items()}
-        )
+        self._options = check_options(**{**self._options, **kwargs})
         if self._live is not None:
             self._live.update(self.figure())
 
@@ -289,18 +283,6 @@ class LiveLossPlot:
     def figure(self) -> go.Figure:
         """The current figure (a new ``go.Figure`` each call; see :func:`loss_figure`)."""
         return loss_figure(self._history, **self._options)
-
-    def static_figure(self) -> go.Figure:
-        """The kernel-free form: the same figure (a loss plot has no controls)."""
-        return self.figure()
-
-    def controls(self) -> None:
-        """A loss plot has no controls.
-
-        Returns:
-            None.
-        """
-        return None
 
     def display(self) -> None:
         """Show the current figure as a plain output (a figure outside a kernel's widgets).

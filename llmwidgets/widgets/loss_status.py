@@ -22,6 +22,7 @@ from llmwidgets.training.history import MetricHistory
 from llmwidgets.widgets.base import check_height, check_title
 
 __all__ = [
+    "DEFAULTS",
     "check_history",
     "check_options",
     "format_duration",
@@ -92,28 +93,36 @@ def format_value(name: str, value: float) -> str:
     return f"{value:.4f}"
 
 
-def check_options(
-    *,
-    metrics: Sequence[str] | None = None,
-    smooth: float = 0.0,
-    log_y: bool = False,
-    title: str | None = None,
-    height: int | None = None,
-    max_points: int = 1000,
-    total_steps: int | None = None,
-) -> dict[str, Any]:
-    """Check the options of :func:`loss_figure` (``LiveLossPlot`` checks them once).
+#: The drawing options of a loss view and their defaults (see :func:`loss_figure`).
+DEFAULTS: dict[str, Any] = {
+    "metrics": None,
+    "smooth": 0.0,
+    "log_y": False,
+    "title": None,
+    "height": None,
+    "max_points": 1000,
+    "total_steps": None,
+}
+
+
+def check_options(**options: Any) -> dict[str, Any]:
+    """Check the drawing options of a loss view; missing ones get their defaults.
 
     Args:
-        metrics, smooth, log_y, title, height, max_points, total_steps: as for
-            :func:`loss_figure`.
+        **options: any of :data:`DEFAULTS` (see
+            :func:`~llmwidgets.widgets.loss_figure.loss_figure` for each).
 
     Returns:
-        The options, normalised (``metrics`` as a list, numbers as int/float).
+        All the options, normalised (``metrics`` as a list, numbers as int/float).
 
     Raises:
-        ValueError: naming the first bad option.
+        ValueError: for an unknown option, or naming the first bad value.
     """
+    unknown = sorted(set(options) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown options {unknown}; the options are {sorted(DEFAULTS)}")
+    o = {**DEFAULTS, **options}
+    metrics = o["metrics"]
     if metrics is not None:
         if isinstance(metrics, str) or not isinstance(metrics, Sequence) or not metrics:
             raise ValueError(f"metrics must be a non-empty list of names or None, got {metrics!r}")
@@ -125,12 +134,12 @@ def check_options(
         metrics = list(metrics)
     return {
         "metrics": metrics,
-        "smooth": check_real("smooth", smooth, 0.0, 1.0, max_open=True),
-        "log_y": check_bool("log_y", log_y),
-        "title": check_title(title),
-        "height": check_height(height),
-        "max_points": check_int("max_points", max_points, 2),
-        "total_steps": check_optional_int("total_steps", total_steps, 1),
+        "smooth": check_real("smooth", o["smooth"], 0.0, 1.0, max_open=True),
+        "log_y": check_bool("log_y", o["log_y"]),
+        "title": check_title(o["title"]),
+        "height": check_height(o["height"]),
+        "max_points": check_int("max_points", o["max_points"], 2),
+        "total_steps": check_optional_int("total_steps", o["total_steps"], 1),
     }
 
 

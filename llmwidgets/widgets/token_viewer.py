@@ -24,7 +24,7 @@ import plotly.graph_objects as go
 from llmwidgets.core.validate import check_choice
 from llmwidgets.text.pieces import BYTE_PIECE, Token
 from llmwidgets.text.spans import TokenSpan, check_text, token_spans, tokens_of
-from llmwidgets.widgets.base import UNSET, check_height, check_title
+from llmwidgets.widgets.base import UNSET, NoControls, check_height, check_title
 from llmwidgets.widgets.glyphs import glyph, label, visible
 
 # token_spans and TokenSpan are re-exported for llmwidgets/__init__.py.
@@ -88,7 +88,7 @@ def _hover(token: Token) -> str:
     return f"{head} · {body}" if head else body
 
 
-class TokenViewer:
+class TokenViewer(NoControls):
     """A text with its tokens as coloured spans; hover shows ids and pieces.
 
     Args:
@@ -246,18 +246,6 @@ class TokenViewer:
             showlegend=False,
         )
         return fig
-
-    def static_figure(self) -> go.Figure:
-        """The kernel-free form: the same figure (a token viewer has no controls)."""
-        return self.figure()
-
-    def controls(self) -> None:
-        """A token viewer has no controls.
-
-        Returns:
-            None.
-        """
-        return None
 
     def display(self) -> None:
         """Show the HTML view (the same as ending a cell with the viewer).

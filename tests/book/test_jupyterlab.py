@@ -281,7 +281,7 @@ AttentionViewer(w, ["The", "cat", "sat", "on", "<b>mat</b>"], title="demo")
         assert abs(centre(label) - centre(select)) < 6, (label, select)
         assert abs(centre(label) - (min(tops) + buttons.first.bounding_box()["height"] / 2)) < 6
         ticks = page.evaluate(
-            "Array.from(document.querySelectorAll('.js-plotly-plot .xtick text'))"
+            "Array.from(document.querySelectorAll('.js-plotly-plot .xaxislayer-above text'))"
             ".map(t => t.textContent)"
         )
         assert "<b>mat</b>" in ticks  # escaped: shown as text, not as markup
@@ -293,7 +293,7 @@ AttentionViewer(w, ["The", "cat", "sat", "on", "<b>mat</b>"], title="demo")
         page.wait_for_timeout(300)
         assert_no_blank_frame(stop_sampling(page), min_titles=2)
         ticks = page.evaluate(
-            "Array.from(document.querySelectorAll('.js-plotly-plot .xtick text'))"
+            "Array.from(document.querySelectorAll('.js-plotly-plot .xaxislayer-above text'))"
             ".map(t => t.textContent)"
         )
         assert ticks.count("The") == 2 and ticks.count("<b>mat</b>") == 2  # one per column
@@ -316,10 +316,15 @@ plot.on_train_end()
 """
     with run_notebook_in_lab(browser, lab, "loss.ipynb", [code], wait=False) as visit:
         page = visit.page
-        page.wait_for_function(KERNEL_IDLE.replace("'idle'", "'busy'"), timeout=60_000)
+        running = "document.querySelector('.jp-CodeCell .jp-InputPrompt').textContent.includes('*')"
+        page.wait_for_function(running, timeout=60_000)  # the cell waits for the go file
         start_sampling(page)
         go_file.touch()
-        page.wait_for_function(KERNEL_IDLE, timeout=120_000)
+        done = (
+            "(() => { const g = document.querySelector('.js-plotly-plot');"
+            " return g && g.layout && g.layout.title.text.includes('done'); })()"
+        )
+        page.wait_for_function(done, timeout=120_000)
         page.wait_for_timeout(500)
         frames = stop_sampling(page)
         drawn = [i for i, f in enumerate(frames) if f[0] > 0]

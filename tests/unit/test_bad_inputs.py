@@ -108,7 +108,7 @@ BAD_INPUTS = {
     "loss plot: unknown option in set": (
         lambda: LiveLossPlot().set(colour="red"),
         ValueError,
-        r"set\(\) got unknown options \['colour'\]",
+        r"unknown options \['colour'\]",
     ),
     "loss figure: not a history": (
         lambda: loss_figure({"loss": [1.0]}),

@@ -506,7 +506,7 @@ def test_set_changes_options_keyword_only():
     plot.set(log_y=True, title="again")
     assert plot.log_y and plot.figure().layout.yaxis.type == "log"
     assert plot.figure().layout.title.text.startswith("again")
-    with pytest.raises(ValueError, match="unknown options"):
+    with pytest.raises(ValueError, match=r"unknown options \['colour'\]"):
         plot.set(colour="red")
     with pytest.raises(ValueError, match="smooth"):
         plot.set(smooth=2)
