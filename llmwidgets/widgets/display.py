@@ -36,8 +36,9 @@ import plotly.io as pio
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-#: Output metadata that marks a live figure shown next to its widget (Colab only); a
-#: saved notebook keeps the widget's static form instead (book/tools/static_outputs.py).
+#: Output metadata that marks a live view a saved notebook drops
+#: (book/tools/static_outputs.py): the figure shown next to its controls on Colab (the
+#: widget's static form stands for it), and a training plot not finished yet.
 LIVE_METADATA = {"llmwidgets": {"live_figure": True}}
 _DEFAULT_HEIGHT = 450  # plotly's own default figure height, in pixels
 
@@ -256,16 +257,25 @@ class LiveFigure:
         controls: an ipywidgets widget shown above the figure, or ``None``.
         fallback: the static form carried for frontends without widgets; ``None``
             carries ``fig``.
+        transient: the live view is marked (:data:`LIVE_METADATA`) so that a saved
+            notebook drops it unless :meth:`finish` made it a plain figure: a training
+            plot's fallback is its first figure, out of date by the end.
     """
 
     def __init__(
-        self, fig: go.Figure, *, controls: Any = None, fallback: go.Figure | None = None
+        self,
+        fig: go.Figure,
+        *,
+        controls: Any = None,
+        fallback: go.Figure | None = None,
+        transient: bool = False,
     ) -> None:
         import ipywidgets
         from IPython.display import display
 
         self._controls = controls
         self._fallback = fig if fallback is None else fallback
+        self._metadata = LIVE_METADATA if transient else {}
         self._finished = False
         if _in_colab():
             self.output = None
@@ -278,7 +288,7 @@ class LiveFigure:
             return
         self.output = ipywidgets.Output()
         self.output.outputs = (figure_output(fig),)
-        self._handle = display(self._bundle(), raw=True, display_id=True)
+        self._handle = display(self._bundle(), raw=True, display_id=True, metadata=self._metadata)
 
     def _bundle(self) -> dict[str, Any]:
         self.view = self.output  # the widget shown: the figure, under the controls if any
@@ -303,7 +313,7 @@ class LiveFigure:
         self.output.outputs = (figure_output(fig),)
         if self._finished:  # live again after finish(): the widget view comes back
             self._finished = False
-            self._handle.update(self._bundle(), raw=True)
+            self._handle.update(self._bundle(), raw=True, metadata=self._metadata)
 
     def finish(self, fig: go.Figure) -> None:
         """Replace the live view by a plain figure output (nothing is live any more).
@@ -322,5 +332,5 @@ class LiveFigure:
             self._figure_handle.update(figure_bundle(fig), raw=True)
             return
         self.output.outputs = (figure_output(fig),)
-        self._handle.update(figure_bundle(fig), raw=True)
+        self._handle.update(figure_bundle(fig), raw=True, metadata={})
         self._finished = True

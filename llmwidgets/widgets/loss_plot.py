@@ -268,7 +268,7 @@ class LiveLossPlot(NoControls):
             if final:
                 display.show(fig)
                 return
-            self._live, self._cell = display.LiveFigure(fig), cell
+            self._live, self._cell = display.LiveFigure(fig, transient=True), cell
         elif final:
             self._live.finish(fig)
         else:

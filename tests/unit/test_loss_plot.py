@@ -29,8 +29,8 @@ class FakeClock:
 class FakeLive:
     """Stands in for display.LiveFigure: keeps every figure it was given."""
 
-    def __init__(self, log, fig, *, controls=None, fallback=None):
-        self.figures, self.finished = [fig], False
+    def __init__(self, log, fig, **options):
+        self.figures, self.finished, self.options = [fig], False, options
         log.append(self)
 
     def update(self, fig):
@@ -161,6 +161,7 @@ def test_throttling_with_an_injected_clock(shown):
     assert plot.redraws == 1
     (live,) = shown["live"]
     assert len(live.figures) == 1 and not live.finished
+    assert live.options == {"transient": True}  # saved before the end: dropped, not stale
     plot.on_train_end()
     assert plot.redraws == 2
     assert shown["live"] == [live] and live.finished  # redrawn in place, then a plain figure
