@@ -24,7 +24,7 @@ import html
 import unicodedata
 from collections.abc import Sequence
 
-__all__ = ["GLYPHS", "EMPTY", "axis_labels", "label", "visible"]
+__all__ = ["EMPTY", "GLYPHS", "axis_labels", "glyph", "label", "visible"]
 
 #: White space -> the glyph that shows it.
 GLYPHS = {" ": "␣", "\n": "↵", "\t": "⇥"}

@@ -336,7 +336,7 @@ plot.on_train_end()
 
 
 # ----------------------------------------------------- without a widget manager
-def test_widget_output_shows_its_static_form_without_widgets(browser, tmp_path):
+def test_widget_output_shows_its_static_form_without_widgets(browser, tmp_path, run_in_kernel):
     """What the built book draws from a live widget's output: the static figure.
 
     The output is made by a real kernel; the page is what MyST-NB renders with the
@@ -347,9 +347,6 @@ def test_widget_output_shows_its_static_form_without_widgets(browser, tmp_path):
     import threading
     from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
-    import nbformat
-    from nbclient import NotebookClient
-
     root = Path(__file__).resolve().parents[2]
     sys.path.insert(0, str(root / "book" / "_ext"))
     try:
@@ -358,14 +355,13 @@ def test_widget_output_shows_its_static_form_without_widgets(browser, tmp_path):
         sys.path.pop(0)
     from myst_nb.core.render import get_mime_priority
 
-    code = """
+    ((output,),) = run_in_kernel(
+        """
 import torch
 from llmwidgets import SamplingExplorer
 SamplingExplorer(torch.tensor([2.0, 1.0, 0.5]), ["the", "a", "<cat>"])
 """
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    (output,) = nb.cells[0].outputs
+    )
     assert "application/vnd.jupyter.widget-view+json" in output.data
     llmbook.register_plotly_json_renderer()
     chosen = next(m for m in get_mime_priority("html", []) if m in output.data)
