@@ -8,10 +8,10 @@ default) in three arms, each its own model trained for the same number of steps:
 * ``baseline`` - the training loop alone;
 * ``text`` - with ``LiveLossPlot(mode="text")`` (the plain lines of scripts and CI),
   written to ``os.devnull``;
-* ``notebook`` - with ``LiveLossPlot(mode="notebook")`` and a fake display handle:
-  every redraw builds the figure and its full mime bundle (plotly JSON + HTML, as
-  ``llmwidgets.update`` does) and JSON-encodes it as the kernel would before sending;
-  only the message itself is not sent.
+* ``notebook`` - with ``LiveLossPlot(mode="notebook")`` and a fake ``LiveFigure``:
+  every redraw builds the figure and the output the live figure sends (plotly JSON,
+  ``display.figure_output``; the final one the full bundle with HTML) and JSON-encodes
+  it as the kernel would before sending; only the message itself is not sent.
 
 The callback gets ``train_loss`` every step (``loss.item()``, counted against the
 callback), ``lr`` every step and ``val_loss`` every 200 steps (evaluation runs in
@@ -45,8 +45,8 @@ import torch.nn.functional as F
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from llmwidgets import display  # noqa: E402
 from llmwidgets.core.data import load_text  # noqa: E402
+from llmwidgets.widgets import display  # noqa: E402
 from llmwidgets.widgets.loss_plot import LiveLossPlot  # noqa: E402
 
 CONTEXT = 16
@@ -73,23 +73,21 @@ class CharMLP(nn.Module):
         return self.net(self.embed(x).flatten(1))
 
 
-class FakeHandle:
-    """A DisplayHandle that JSON-encodes what it is sent, as the kernel would."""
+class FakeLiveFigure:
+    """display.LiveFigure without a kernel: JSON-encodes what it would send."""
 
-    def __init__(self) -> None:
+    def __init__(self, fig, *, controls=None, fallback=None) -> None:
         self.updates = 0
         self.bytes = 0
+        self.update(fig)
 
-    def update(self, bundle: dict, raw: bool = False) -> None:
+    def update(self, fig) -> None:
         self.updates += 1
-        self.bytes = len(json.dumps(bundle, default=str))
+        self.bytes = len(json.dumps(display.figure_output(fig), default=str))
 
-
-def fake_show(fig, *, display_id=False):
-    """llmwidgets.show without a kernel: builds the same bundle, returns a handle."""
-    handle = FakeHandle()
-    handle.update(display.figure_bundle(fig), raw=True)
-    return handle
+    def finish(self, fig) -> None:
+        self.updates += 1
+        self.bytes = len(json.dumps(display.figure_bundle(fig), default=str))
 
 
 class ArmClock:
@@ -211,7 +209,7 @@ def main() -> int:
     data = torch.tensor([lookup[c] for c in text], dtype=torch.long)
 
     # Warm-up: plotly's one-time imports, torch's first kernels; and calibration.
-    display.show = fake_show  # notebook arm: real figures and bundles, no kernel
+    display.LiveFigure = FakeLiveFigure  # notebook arm: real figures and outputs, no kernel
     t = time.perf_counter()
     warm = LiveLossPlot(10, mode="notebook", smooth=0.9)
     warm.on_step_end(1, {"train_loss": 1.0, "lr": 1e-3})

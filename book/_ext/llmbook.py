@@ -20,6 +20,11 @@ What it does, for the HTML builder:
   selected, since the JSON type is not in the priority list), and a check warns
   about any figure output that lacks the ``text/html`` part (e.g. a plain
   ``fig.show()``), because the book could not draw it.
+* **Widget outputs** — a live widget's output carries the widget's static plotly figure
+  next to the widget view (``llmwidgets.widgets.display.widget_bundle``). MyST-NB
+  prefers the widget view, which the book cannot draw (it keeps no widget state and
+  loads no widget manager), so the same plugin takes the widget view out of MyST-NB's
+  priority list: the figure's ``text/html`` part is shown instead of an empty space.
 * **Mermaid** — a ``mermaid`` directive (and, through ``myst_fence_as_directive``,
   every ```` ```mermaid ```` fence, which JupyterLab and GitHub draw natively too)
   becomes ``<pre class="mermaid">`` with the diagram's source. On pages that hold one,
@@ -65,6 +70,7 @@ logger = logging.getLogger(__name__)
 
 PLOTLY_JS = "plotly.min.js"
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 MATHJAX_DIR = "mathjax"
 # Combined MathJax bundles other than the one the book loads are left out (about
 # 13 MB); the component folders stay, so the MathJax menu (renderer, accessibility)
@@ -229,9 +235,13 @@ class MermaidDirective(SphinxDirective):
 
 
 class PlotlyJsonRenderer:
-    """MyST-NB mime renderer plugin (``MimeRenderPlugin`` protocol) for plotly JSON."""
+    """MyST-NB mime renderer plugin (``MimeRenderPlugin`` protocol) for plotly JSON.
 
-    mime_priority_overrides: tuple = ()
+    It also drops the widget view from every builder's priority list, so a widget's
+    output shows the static figure it carries.
+    """
+
+    mime_priority_overrides: tuple = (("*", WIDGET_MIME, None),)
 
     @staticmethod
     def handle_mime(renderer: Any, data: Any, inline: bool) -> list[nodes.Element] | None:

@@ -7,7 +7,10 @@
 * :class:`SentencePieceTokenizer` - wraps such a model with the same methods as
   :class:`CharTokenizer` (``encode``, ``decode``, ``vocab_size``, ``id_to_piece``,
   ``state_dict``), so a training loop can take either;
-* :func:`tokens_per_char` - how many tokens a tokenizer spends per character.
+* :func:`tokens_per_char` - how many tokens a tokenizer spends per character;
+* :class:`SurfaceTokenizer` - the protocol both tokenizers follow for
+  :func:`llmwidgets.text.spans.token_spans`: ``token_surfaces(text)`` says which
+  characters of the text each token covers.
 
 Newlines: sentencepiece's default normalisation (``nmt_nfkc``) turns ``"\\n"`` into a
 space, squeezes runs of spaces and maps full-width punctuation such as ``，`` to ASCII.
@@ -24,12 +27,18 @@ import io
 import re
 import warnings
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from sentencepiece import SentencePieceProcessor
 
-__all__ = ["CharTokenizer", "SentencePieceTokenizer", "tokens_per_char", "train_sentencepiece"]
+__all__ = [
+    "CharTokenizer",
+    "SentencePieceTokenizer",
+    "SurfaceTokenizer",
+    "tokens_per_char",
+    "train_sentencepiece",
+]
 
 #: sentencepiece silently drops training sentences longer than this (in UTF-8 bytes).
 MAX_SENTENCE_BYTES = 4192
@@ -47,6 +56,24 @@ def _checked_ids(ids: Any, vocab_size: int) -> list[int]:
                 f"id {i} at position {pos} is outside the vocabulary 0..{vocab_size - 1}"
             )
     return [ids] if isinstance(ids, int) else list(ids)
+
+
+@runtime_checkable
+class SurfaceTokenizer(Protocol):
+    """A tokenizer that says which characters of the text each token covers.
+
+    ``token_spans`` and the ``TokenViewer`` use this method when a tokenizer has it,
+    instead of guessing from ``encode``/``decode``.
+    """
+
+    def token_surfaces(self, text: str) -> list[tuple[int, str, str]]:
+        """``[(id, piece, surface), ...]`` in order; the surfaces joined give the text.
+
+        ``piece`` is the tokenizer's own spelling (``"▁the"``, ``"<0xE4>"``);
+        ``surface`` is the part of ``text`` the token covers, ``""`` for the leading
+        byte pieces of a character spelled in bytes (the last one carries it).
+        """
+        ...
 
 
 def _check_state(state: Any, kind: str, cls: str) -> None:
@@ -107,6 +134,15 @@ class CharTokenizer:
             ValueError: for an id outside ``0 .. vocab_size-1`` (named, with its position).
         """
         return "".join(self.chars[i] for i in _checked_ids(ids, self.vocab_size))
+
+    def token_surfaces(self, text: str) -> list[tuple[int, str, str]]:
+        """``[(id, char, char), ...]``: each token covers one character (see
+        :class:`SurfaceTokenizer`).
+
+        Raises:
+            ValueError: as :meth:`encode`, for a character outside the vocabulary.
+        """
+        return [(i, ch, ch) for i, ch in zip(self.encode(text), text, strict=True)]
 
     def id_to_piece(self, id: int) -> str:
         """The character with id ``id``."""
@@ -270,6 +306,14 @@ def _friendly(err: RuntimeError, vocab_size: int, model_type: str, coverage: flo
     return err
 
 
+def _has_offset_mapping() -> bool:
+    """Whether the installed sentencepiece encodes with ``out_type="offset_mapping"``."""
+    import sentencepiece as spm
+
+    version = tuple(int(part) for part in re.findall(r"\d+", spm.__version__)[:3])
+    return version >= (0, 2, 1)
+
+
 class SentencePieceTokenizer:
     """A sentencepiece model with :class:`CharTokenizer`'s methods.
 
@@ -313,6 +357,22 @@ class SentencePieceTokenizer:
             ValueError: for an id outside ``0 .. vocab_size-1`` (named, with its position).
         """
         return self.processor.decode(_checked_ids(ids, self.vocab_size))
+
+    def token_surfaces(self, text: str) -> list[tuple[int, str, str]]:
+        """``[(id, piece, surface), ...]`` from sentencepiece's own offsets (see
+        :class:`SurfaceTokenizer`): normalisation (``，`` read as ``,``, a dummy ``▁``)
+        never changes the text a piece covers.
+        """
+        if not isinstance(text, str):
+            raise ValueError(f"text must be a str, got {type(text).__name__}")
+        if _has_offset_mapping():  # sentencepiece >= 0.2.1: character offsets
+            out = self.processor.encode(text, out_type="offset_mapping")
+            return [
+                (int(i), p, text[b:e])
+                for i, p, (b, e) in zip(out["ids"], out["pieces"], out["offsets"], strict=True)
+            ]
+        proto = self.processor.encode(text, out_type="immutable_proto")  # 0.2.0
+        return [(int(p.id), p.piece, p.surface) for p in proto.pieces]
 
     def id_to_piece(self, id: int) -> str:
         """The piece with id ``id`` (``▁`` stands for a space, ``<0xE9>`` for a byte)."""

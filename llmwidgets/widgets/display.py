@@ -19,6 +19,11 @@ goes through a display handle for live updates (:func:`update`): plotly's own
 plain raw-bundle update in JupyterLab, whose plotly renderer draws only once; see
 :func:`update`), and a ``go.FigureWidget`` would store megabytes of widget state in
 the notebook.
+
+Live widgets redraw through :class:`LiveFigure` instead, which never leaves a frame
+without the plot (see its docstring), and whose output carries the widget's static
+form as the fallback that every frontend without a widget manager shows
+(:func:`widget_bundle`): the built book, nbviewer, GitHub's preview.
 """
 
 from __future__ import annotations
@@ -30,6 +35,11 @@ import plotly.graph_objects as go
 import plotly.io as pio
 
 PLOTLY_MIME = "application/vnd.plotly.v1+json"
+WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+#: Output metadata that marks a live view a saved notebook drops
+#: (book/tools/static_outputs.py): the figure shown next to its controls on Colab (the
+#: widget's static form stands for it), and a training plot not finished yet.
+LIVE_METADATA = {"llmwidgets": {"live_figure": True}}
 _DEFAULT_HEIGHT = 450  # plotly's own default figure height, in pixels
 
 
@@ -81,7 +91,7 @@ def live_widgets_available() -> bool:
 
 def _check_figure(fig: Any) -> go.Figure:
     if not isinstance(fig, go.Figure):
-        raise TypeError(
+        raise ValueError(
             f"expected a plotly.graph_objects.Figure, got {type(fig).__name__}"
             + (
                 " (a FigureWidget keeps megabytes of state; pass go.Figure(fig))"
@@ -167,13 +177,160 @@ def update(handle: Any, fig: go.Figure) -> None:
         None.
     """
     if handle is None or not hasattr(handle, "update"):
-        raise TypeError(
+        raise ValueError(
             f"update() needs the handle returned by show(fig, display_id=True), got {handle!r}"
         )
     bundle = figure_bundle(fig)
+    if _in_colab():  # each output is its own frame, drawn afresh on every update
+        handle.update(bundle, raw=True)
+        return
     # JupyterLab and Notebook 7 reuse an output's renderer when the preferred mime type
     # is unchanged, and plotly's renderer ignores a second renderModel() once it has
     # drawn. A one-line text/plain step in between makes the frontend build a fresh
     # plotly renderer, so the figure really redraws; the final output is the full bundle.
+    # The plot is missing for a frame or two then: live widgets use LiveFigure instead.
     handle.update({"text/plain": bundle["text/plain"]}, raw=True)
     handle.update(bundle, raw=True)
+
+
+def widget_bundle(widget: Any, fallback: go.Figure) -> dict[str, Any]:
+    """One output for a live widget that still shows a figure where widgets cannot run.
+
+    Args:
+        widget: an ``ipywidgets`` widget (the live view).
+        fallback: the static form, shown by frontends without a widget manager.
+
+    Returns:
+        :func:`figure_bundle` of ``fallback`` plus the widget-view part. JupyterLab,
+        Notebook 7, VS Code and Colab render the widget; the built book, nbviewer and
+        GitHub render the figure's ``text/html`` part.
+    """
+    if not callable(getattr(widget, "_repr_mimebundle_", None)):
+        raise ValueError(f"widget must be an ipywidgets widget, got {type(widget).__name__}")
+    view = widget._repr_mimebundle_() or {}
+    if WIDGET_MIME not in view:
+        raise ValueError(f"{type(widget).__name__} has no widget view to display")
+    bundle = figure_bundle(fallback)
+    bundle[WIDGET_MIME] = view[WIDGET_MIME]
+    return bundle
+
+
+def figure_output(fig: go.Figure) -> dict[str, Any]:
+    """The figure as an nbformat ``display_data`` output for an ``ipywidgets.Output``.
+
+    Only the plotly JSON part: inside a widget only a frontend with a widget manager
+    draws it, and all of them render plotly's JSON (the HTML part would double the size
+    of every redraw).
+
+    Args:
+        fig: the figure.
+
+    Returns:
+        ``{"output_type": "display_data", "data": {plotly JSON, text/plain}, "metadata": {}}``.
+    """
+    _check_figure(fig)
+    data = dict(pio.renderers["plotly_mimetype"].to_mimebundle(fig.to_dict()))
+    data["text/plain"] = f"<plotly figure: {fig.layout.title.text or 'untitled'}>"
+    return {"output_type": "display_data", "data": data, "metadata": {}}
+
+
+class LiveFigure:
+    """A figure shown once, under optional controls, and redrawn in place without flicker.
+
+    Why not a display handle: JupyterLab 4 and Notebook 7 draw a plotly output once and
+    reuse its renderer while the mime type stays the same, so :func:`update` has to
+    swap the figure for a text line and back, and the plot is missing for a frame or
+    two on every redraw. Here the figure lives in an ``ipywidgets.Output`` whose
+    ``outputs`` are replaced in one message: JupyterLab removes the old plot and draws
+    the new one in the same task (it also keeps the area's height while it swaps), so
+    no frame is painted without a plot. VS Code renders ``Output`` widgets the same way.
+    Colab does not draw plotly inside an ``Output`` widget, so there the figure is its
+    own output next to the controls, redrawn through a display handle (Colab draws
+    every output afresh in its own frame).
+
+    The whole view is one output whose bundle carries ``fallback`` (see
+    :func:`widget_bundle`). Needs a kernel with ipywidgets
+    (:func:`live_widgets_available`).
+
+    Args:
+        fig: the figure to show now.
+        controls: an ipywidgets widget shown above the figure, or ``None``.
+        fallback: the static form carried for frontends without widgets; ``None``
+            carries ``fig``.
+        transient: the live view is marked (:data:`LIVE_METADATA`) so that a saved
+            notebook drops it unless :meth:`finish` made it a plain figure: a training
+            plot's fallback is its first figure, out of date by the end.
+    """
+
+    def __init__(
+        self,
+        fig: go.Figure,
+        *,
+        controls: Any = None,
+        fallback: go.Figure | None = None,
+        transient: bool = False,
+    ) -> None:
+        import ipywidgets
+        from IPython.display import display
+
+        self._controls = controls
+        self._fallback = fig if fallback is None else fallback
+        self._metadata = LIVE_METADATA if transient else {}
+        self._finished = False
+        if _in_colab():
+            self.output = None
+            self._handle = None
+            if controls is not None:
+                display(widget_bundle(controls, self._fallback), raw=True)
+            self._figure_handle = display(
+                figure_bundle(fig), raw=True, display_id=True, metadata=LIVE_METADATA
+            )
+            return
+        self.output = ipywidgets.Output()
+        self.output.outputs = (figure_output(fig),)
+        self._handle = display(self._bundle(), raw=True, display_id=True, metadata=self._metadata)
+
+    def _bundle(self) -> dict[str, Any]:
+        self.view = self.output  # the widget shown: the figure, under the controls if any
+        if self._controls is not None:
+            import ipywidgets
+
+            self.view = ipywidgets.VBox([self._controls, self.output])
+        return widget_bundle(self.view, self._fallback)
+
+    def update(self, fig: go.Figure) -> None:
+        """Redraw the figure in place.
+
+        Args:
+            fig: the new state of the figure.
+
+        Returns:
+            None.
+        """
+        if self.output is None:
+            self._figure_handle.update(figure_bundle(fig), raw=True, metadata=LIVE_METADATA)
+            return
+        self.output.outputs = (figure_output(fig),)
+        if self._finished:  # live again after finish(): the widget view comes back
+            self._finished = False
+            self._handle.update(self._bundle(), raw=True, metadata=self._metadata)
+
+    def finish(self, fig: go.Figure) -> None:
+        """Replace the live view by a plain figure output (nothing is live any more).
+
+        A training plot calls this at the end: the saved notebook then holds an ordinary
+        figure, which every frontend draws, instead of a widget view.
+
+        Args:
+            fig: the final figure.
+
+        Returns:
+            None.
+        """
+        self._fallback = fig
+        if self.output is None:
+            self._figure_handle.update(figure_bundle(fig), raw=True)
+            return
+        self.output.outputs = (figure_output(fig),)
+        self._handle.update(figure_bundle(fig), raw=True, metadata={})
+        self._finished = True

@@ -2,30 +2,28 @@
 
 Give it either raw next-token ``logits`` (with their ``labels``) or a ``model``, a
 ``tokenizer`` and a ``prompt``. It shows the ``top_n`` most likely next tokens as a bar
-chart: blue bars are the probabilities actually used for sampling; tokens cut by top-k or
-top-p are grey hatched bars at the probability they had before the cut, marked ✂. The
-title gives the settings and the entropy of the sampling distribution.
+chart (:mod:`llmwidgets.widgets.sampling_figure`).
 
 * Live form (a kernel with ipywidgets): sliders for temperature (0 = greedy), top-k
-  (0 = off), top-p and the sample length, and a button that samples with the current
-  settings. The figure is shown with :func:`llmwidgets.show` and redrawn in place.
+  (0 = off), top-p and ``max_new_tokens``, and a button that samples with the current
+  settings; the figure under them is redrawn in place.
 * Static form (:meth:`SamplingExplorer.static_figure`): one figure with a plotly slider
   over temperatures, for the online book (no kernel needed).
 
-The numbers come from :mod:`llmwidgets.sampling`; ``explorer.set(...)`` changes the
-settings from code (and redraws), ``explorer.probs()`` / ``explorer.figure()`` read them.
+``explorer.set(...)`` changes the settings from code (and redraws); ``explorer.probs()``,
+``explorer.figure()`` and ``explorer.sample()`` read them.
 """
 
 from __future__ import annotations
 
 import html
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import plotly.graph_objects as go
 import torch
 
+from llmwidgets.core.validate import check_int
 from llmwidgets.nn.sampling import (
     Model,
     check_logits,
@@ -37,48 +35,45 @@ from llmwidgets.nn.sampling import (
     sampling_probs,
 )
 from llmwidgets.nn.sampling import entropy as _entropy
-from llmwidgets.widgets.display import live_widgets_available, show, update
+from llmwidgets.widgets.base import UNSET, LiveWidget, check_height, check_title
+from llmwidgets.widgets.glyphs import visible
+from llmwidgets.widgets.sampling_figure import (
+    DEFAULT_HEIGHT,
+    DEFAULT_TEMPERATURES,
+    NextTokens,
+    bars_figure,
+    temperature_figure,
+)
 
-KEPT_COLOR = "#1f77b4"
-CUT_COLOR = "#b5b5b5"
-DEFAULT_TEMPERATURES = (0, 0.25, 0.5, 0.75, 1, 1.5, 2, 3)
-_UNSET: Any = object()  # "not given" in set(), where None means "top-k off"
+__all__ = ["SamplingExplorer", "sampling_explorer"]
 
-
-def _visible(label: str) -> str:
-    """A token with its white space made visible: spaces as ␣, newlines as ↵, tabs as ⇥."""
-    text = label.replace(" ", "␣").replace("\n", "↵").replace("\t", "⇥")
-    return text if text else "∅"
-
-
-def _shown(label: str) -> str:
-    """A token as plotly or HTML text: white space visible, HTML escaped."""
-    return html.escape(_visible(label))
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return value
+# Every slider gets the same width and label width and never shrinks, so every track is
+# as long as the others (a long label no longer eats the temperature slider's track);
+# two sliders per row, which wrap onto two rows in a narrow output.
+_SLIDER_LAYOUT = {"width": "380px", "flex": "0 0 auto"}
+_SLIDER_STYLE = {"description_width": "170px"}
+_ROW_LAYOUT = {"flex_flow": "row wrap"}
 
 
-class SamplingExplorer:
+class SamplingExplorer(LiveWidget):
     """Interactive view of the next-token distribution under temperature, top-k, top-p.
 
     Args:
         logits: 1-D next-token logits over the vocabulary (logits mode), or ``None``.
         labels: token strings for the entries of ``logits`` (default: the ids); in model
             mode optional (default: ``tokenizer.id_to_piece(i)`` or ``decode([i])``).
-        model: a model as in :data:`llmwidgets.sampling.Model` (model mode).
+        model: a model as in :data:`llmwidgets.nn.sampling.Model` (model mode).
         tokenizer: with ``encode(str) -> list[int]`` and ``decode(list[int]) -> str``.
         prompt: the text whose next token is explored (model mode).
         temperature, top_k, top_p: the starting settings (0 = greedy; None / 1.0 = off).
         top_n: how many of the most likely tokens to show.
-        length: tokens per sampled continuation (model mode) or number of independent
-            single-token draws (logits mode).
+        max_new_tokens: tokens per sampled continuation (model mode) or number of
+            independent single-token draws (logits mode).
         seed: seeds the explorer's own ``torch.Generator``, so samples are reproducible.
-        context_size: the model's context length (prompt cropped to it), or None.
-        title: figure title; height: figure height in pixels.
+        block_size: the model's context length (the prompt is cropped to it), or None.
+        title: figure title (``None``: "Next token after '...'" or
+            "Next-token probabilities").
+        height: figure height in pixels (``None``: 450).
 
     Raises:
         ValueError: for a mix of both modes, a missing piece, labels whose length differs
@@ -97,12 +92,13 @@ class SamplingExplorer:
         top_k: int | None = None,
         top_p: float = 1.0,
         top_n: int = 20,
-        length: int = 20,
+        max_new_tokens: int = 20,
         seed: int = 0,
-        context_size: int | None = None,
+        block_size: int | None = None,
         title: str | None = None,
-        height: int = 450,
+        height: int | None = None,
     ) -> None:
+        super().__init__()
         model_parts = {"model": model, "tokenizer": tokenizer, "prompt": prompt}
         given = [name for name, value in model_parts.items() if value is not None]
         if logits is not None and given:
@@ -113,7 +109,7 @@ class SamplingExplorer:
             missing = [name for name in model_parts if name not in given]
             raise ValueError(f"give logits (and labels), or model, tokenizer and prompt: {missing}")
         self.model, self.tokenizer, self.prompt = model, tokenizer, prompt
-        self.context_size, self.prompt_ids = context_size, None
+        self.block_size, self.prompt_ids = block_size, None
         if logits is None:  # model mode: the logits after the prompt
             if not isinstance(prompt, str) or not prompt:
                 raise ValueError(f"prompt must be a non-empty string, got {prompt!r}")
@@ -123,7 +119,7 @@ class SamplingExplorer:
             self.prompt_ids = [int(i) for i in tokenizer.encode(prompt)]
             if not self.prompt_ids:
                 raise ValueError(f"prompt {prompt!r} encodes to no tokens")
-            logits = next_token_logits(model, self.prompt_ids, context_size)[0]
+            logits = next_token_logits(model, self.prompt_ids, block_size)[0]
         self.logits = check_logits(logits).detach().cpu()
         if self.logits.dim() != 1:
             raise ValueError(f"logits must be 1-D (V,), got shape {tuple(self.logits.shape)}")
@@ -133,26 +129,27 @@ class SamplingExplorer:
                 f"labels has {len(labels)} entries but logits has {self.vocab_size} values"
             )
         self.labels = None if labels is None else [str(label) for label in labels]
-        self.temperature, self.top_k, self.top_p = check_settings(temperature, top_k, top_p)
-        self.length = _positive_int("length", length)
-        self.top_n = min(_positive_int("top_n", top_n), self.vocab_size)
+        self.top_n = min(check_int("top_n", top_n, 1), self.vocab_size)
         # The shown tokens: the top_n largest logits, fixed whatever the settings
         # (temperature never reorders tokens; top-k/top-p only set some to zero).
         order = torch.sort(self.logits, descending=True, stable=True).indices
         self.top_ids = order[: self.top_n].tolist()
-        default_title = "Next-token probabilities"
-        if prompt is not None:
-            short = prompt if len(prompt) <= 40 else "…" + prompt[-39:]
-            default_title = f"Next token after {html.escape(repr(short))}"
-        self.title = default_title if title is None else title
-        self.height = _positive_int("height", height)
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(check_int("seed", seed))
         self.last_sample: str | None = None
-        self._handles: list[Any] = []  # display handles of the live figures
         self._controls: dict[str, Any] = {}
         self._box: Any = None
         self._text: Any = None
         self._syncing = False
+        self.temperature, self.top_k, self.top_p = 1.0, None, 1.0
+        self.max_new_tokens, self.title, self.height = 20, None, None
+        self.set(
+            temperature=temperature,
+            top_k=top_k,
+            top_p=top_p,
+            max_new_tokens=max_new_tokens,
+            title=title,
+            height=height,
+        )
 
     # ----- pure state ---------------------------------------------------------------
     def label(self, token_id: int) -> str:
@@ -182,51 +179,58 @@ class SamplingExplorer:
     def set(
         self,
         *,
-        temperature: float = _UNSET,
-        top_k: int | None = _UNSET,
-        top_p: float = _UNSET,
-        length: int = _UNSET,
+        temperature: float = UNSET,
+        top_k: int | None = UNSET,
+        top_p: float = UNSET,
+        max_new_tokens: int = UNSET,
+        title: str | None = UNSET,
+        height: int | None = UNSET,
     ) -> None:
         """Change settings (only those given; ``top_k=None`` turns top-k off) and redraw.
 
-        All values are checked first: on a ValueError nothing changes.
+        Returns:
+            None. All values are checked first: on a ValueError nothing changes.
         """
         t, k, p = check_settings(
-            self.temperature if temperature is _UNSET else temperature,
-            self.top_k if top_k is _UNSET else top_k,
-            self.top_p if top_p is _UNSET else top_p,
+            self.temperature if temperature is UNSET else temperature,
+            self.top_k if top_k is UNSET else top_k,
+            self.top_p if top_p is UNSET else top_p,
         )
-        n = self.length if length is _UNSET else _positive_int("length", length)
-        self.temperature, self.top_k, self.top_p, self.length = t, k, p, n
+        n = self.max_new_tokens
+        if max_new_tokens is not UNSET:
+            n = check_int("max_new_tokens", max_new_tokens, 1)
+        new_title = self.title if title is UNSET else check_title(title)
+        new_height = self.height if height is UNSET else check_height(height)
+        self.temperature, self.top_k, self.top_p, self.max_new_tokens = t, k, p, n
+        self.title, self.height = new_title, new_height
         self._sync_controls()
-        if self._handles:
-            fig = self.figure()
-            for handle in self._handles:
-                update(handle, fig)
+        self._redraw()
 
-    def sample(self, length: int | None = None) -> str:
+    def sample(self, max_new_tokens: int | None = None) -> str:
         """Sample with the current settings (uses and advances the explorer's generator).
 
-        Model mode: generate ``length`` tokens after the prompt; returns the decoded
-        continuation. Logits mode: draw ``length`` independent next tokens; returns their
-        labels joined by " · " (spaces shown as ␣).
+        Args:
+            max_new_tokens: model mode: tokens generated after the prompt; logits mode:
+                independent single-token draws. ``None`` uses the explorer's setting.
+
+        Returns:
+            Model mode: the decoded continuation. Logits mode: the drawn labels joined
+            by " · " (white space shown as ␣ ↵ ⇥).
         """
-        n = self.length if length is None else _positive_int("length", length)
+        n = self.max_new_tokens
+        if max_new_tokens is not None:
+            n = check_int("max_new_tokens", max_new_tokens, 1)
         settings = (self.temperature, self.top_k, self.top_p)
         if self.model is None:
             draws = sample_next(self.logits.expand(n, -1), *settings, generator=self.generator)
-            labels = [_visible(self.label(i)) for i in draws.tolist()]
+            labels = [visible(self.label(i)) for i in draws.tolist()]
             text = " · ".join(labels)
             bold = [f"<b>{html.escape(label)}</b>" for label in labels]
             view = f"{n} independent draws of the next token: " + " · ".join(bold)
         else:
+            # Positional: generate(model, ids, max_new_tokens, T, k, p, generator, block_size)
             out = generate(
-                self.model,
-                self.prompt_ids,
-                n,
-                *settings,
-                generator=self.generator,
-                block_size=self.context_size,
+                self.model, self.prompt_ids, n, *settings, self.generator, self.block_size
             )
             text = str(self.tokenizer.decode(out[len(self.prompt_ids) :].tolist()))
             view = f"{html.escape(self.prompt)}<b>{html.escape(text)}</b>"
@@ -235,131 +239,55 @@ class SamplingExplorer:
         return text
 
     # ----- figures ------------------------------------------------------------------
-    def _title(self, temperature: float, probs: torch.Tensor) -> str:
-        nats = float(_entropy(probs))
-        settings = [
-            f"T = {temperature:g}" + (" (greedy)" if temperature == 0 else ""),
-            f"top-k = {self.top_k if self.top_k is not None else 'off'}",
-            f"top-p = {self.top_p:g}" + (" (off)" if self.top_p == 1 else ""),
-            f"entropy = {nats:.3f} nats = {nats / math.log(2):.3f} bits",
-        ]
-        return f"{self.title}<br><sup>{' · '.join(settings)}</sup>"
-
-    def _traces(self, temperature: float, visible: bool = True) -> tuple[list[go.Bar], str]:
-        """The kept and the cut bars at one temperature, and the matching title."""
-        probs = self.probs(temperature)
-        kept = self.kept(temperature)[self.top_ids].tolist()
-        before = sampling_probs(self.logits, temperature)[self.top_ids].tolist()  # no cut
-        x = list(range(self.top_n))
-        hover = [f"{_shown(self.label(i))} (id {i})" for i in self.top_ids]
-        kept_bar = go.Bar(
-            x=x,
-            y=probs[self.top_ids].tolist(),
-            name="kept: probability used for sampling",
-            marker_color=KEPT_COLOR,
-            customdata=self.top_ids,
-            hovertext=hover,
-            hovertemplate="%{hovertext}<br>p = %{y:.4f}<extra>kept</extra>",
-            visible=visible,
-        )
-        cut_bar = go.Bar(
-            x=x,
-            y=[None if keep else b for keep, b in zip(kept, before, strict=True)],
-            name="✂ cut by top-k / top-p / greedy (grey: probability before the cut)",
-            marker={"color": CUT_COLOR, "pattern": {"shape": "/"}},
-            text=["" if keep else "✂" for keep in kept],
-            textposition="outside",
-            cliponaxis=False,
-            customdata=self.top_ids,
-            hovertext=hover,
-            hovertemplate="%{hovertext}<br>cut (p before the cut = %{y:.4f})<extra>cut</extra>",
-            visible=visible,
-        )
-        return [kept_bar, cut_bar], self._title(temperature, probs)
-
-    def _layout(self, fig: go.Figure, title: str, height: int) -> go.Figure:
-        fig.update_layout(
-            title={"text": title},
-            height=height,
-            barmode="overlay",
-            xaxis={
-                "tickvals": list(range(self.top_n)),
-                "ticktext": [_shown(self.label(i)) for i in self.top_ids],
-                "title": {"text": f"top {self.top_n} of {self.vocab_size} tokens, by logit"},
-            },
-            yaxis={"range": [0, 1.1], "title": {"text": "probability"}},
-            legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "x": 0},
-            margin={"t": 110},
-        )
-        return fig
+    def _tokens(self) -> NextTokens:
+        title = self.title
+        if title is None and self.prompt is not None:
+            short = self.prompt if len(self.prompt) <= 40 else "…" + self.prompt[-39:]
+            title = f"Next token after {html.escape(repr(short))}"
+        elif title is None:
+            title = "Next-token probabilities"
+        else:
+            title = html.escape(title)
+        labels = [self.label(i) for i in self.top_ids]
+        return NextTokens(self.logits, self.top_ids, labels, title, self.height or DEFAULT_HEIGHT)
 
     def figure(self) -> go.Figure:
-        """The bar chart for the current settings."""
-        traces, title = self._traces(self.temperature)
-        return self._layout(go.Figure(traces), title, self.height)
+        """The bar chart for the current settings (see :func:`bars_figure`)."""
+        return bars_figure(self._tokens(), self.temperature, self.top_k, self.top_p)
 
     def static_figure(self, temperatures: Sequence[float] = DEFAULT_TEMPERATURES) -> go.Figure:
         """One figure with a plotly slider over ``temperatures`` (current top-k / top-p).
 
-        Each slider step shows its own precomputed pair of traces (kept, cut), so the
-        figure works without a kernel. The step nearest the current temperature is active.
+        The step nearest the current temperature is active (see
+        :func:`temperature_figure`).
         """
-        temps = [check_settings(t, self.top_k, self.top_p)[0] for t in temperatures]
-        if not temps:
-            raise ValueError("temperatures is empty: give at least one temperature")
-        active = min(range(len(temps)), key=lambda i: abs(temps[i] - self.temperature))
-        fig, titles = go.Figure(), []
-        for i, t in enumerate(temps):
-            traces, title = self._traces(t, visible=i == active)
-            fig.add_traces(traces)
-            titles.append(title)
-        steps = [
-            {
-                "method": "update",
-                "label": f"{t:g}",
-                "args": [
-                    {"visible": [j // 2 == i for j in range(2 * len(temps))]},
-                    {"title.text": titles[i]},
-                ],
-            }
-            for i, t in enumerate(temps)
-        ]
-        slider = {
-            "active": active,
-            "steps": steps,
-            "currentvalue": {"prefix": "temperature = "},
-            "pad": {"t": 70},
-        }
-        self._layout(fig, titles[active], self.height + 120)
-        fig.update_layout(sliders=[slider], margin={"b": 140})
-        return fig
+        tokens = self._tokens()
+        return temperature_figure(tokens, temperatures, self.temperature, self.top_k, self.top_p)
 
     # ----- live form ----------------------------------------------------------------
-    def widget(self) -> Any:
-        """The ipywidgets controls (a VBox; built once). The figure is shown separately."""
+    def controls(self) -> Any:
+        """The ipywidgets controls (a VBox; built once). The figure is shown under them."""
         if self._box is not None:
             return self._box
         import ipywidgets as w
 
-        style = {"description_width": "initial"}
+        common = {"style": _SLIDER_STYLE, "layout": _SLIDER_LAYOUT, "continuous_update": False}
         k_max = max(self.vocab_size if self.vocab_size <= 500 else 500, self.top_k or 0)
         self._controls = {
             "temperature": w.FloatSlider(
                 value=self.temperature, min=0.0, max=max(3.0, self.temperature), step=0.05,
-                description="temperature (0 = greedy)", style=style, continuous_update=False,
+                description="temperature (0 = greedy)", **common,
             ),
             "top_k": w.IntSlider(
-                value=self.top_k or 0, min=0, max=k_max,
-                description="top-k (0 = off)", style=style, continuous_update=False,
+                value=self.top_k or 0, min=0, max=k_max, description="top-k (0 = off)", **common
             ),
             "top_p": w.FloatSlider(
                 value=self.top_p, min=min(0.01, self.top_p), max=1.0, step=0.01,
-                description="top-p (1 = off)", style=style, continuous_update=False,
+                description="top-p (1 = off)", **common,
             ),
-            "length": w.IntSlider(
-                value=self.length, min=1, max=max(200, self.length),
-                description="length" if self.model is not None else "draws",
-                style=style, continuous_update=False,
+            "max_new_tokens": w.IntSlider(
+                value=self.max_new_tokens, min=1, max=max(200, self.max_new_tokens),
+                description="new tokens" if self.model is not None else "draws", **common,
             ),
         }  # fmt: skip
         for name, control in self._controls.items():
@@ -370,9 +298,9 @@ class SamplingExplorer:
         c = self._controls
         self._box = w.VBox(
             [
-                w.HBox([c["temperature"], c["top_k"]]),
-                w.HBox([c["top_p"], c["length"], button]),
-                self._text,
+                w.HBox([c["temperature"], c["top_k"]], layout=_ROW_LAYOUT),
+                w.HBox([c["top_p"], c["max_new_tokens"]], layout=_ROW_LAYOUT),
+                w.HBox([button, self._text], layout={"align_items": "center"}),
             ]
         )
         return self._box
@@ -412,20 +340,10 @@ class SamplingExplorer:
             c["top_k"].value = self.top_k or 0
             c["top_p"].min = min(c["top_p"].min, self.top_p)
             c["top_p"].value = self.top_p
-            c["length"].max = max(c["length"].max, self.length)
-            c["length"].value = self.length
+            c["max_new_tokens"].max = max(c["max_new_tokens"].max, self.max_new_tokens)
+            c["max_new_tokens"].value = self.max_new_tokens
         finally:
             self._syncing = False
-
-    def _ipython_display_(self) -> None:
-        """Live form in a kernel with ipywidgets, else the static figure."""
-        if live_widgets_available():
-            from IPython.display import display
-
-            display(self.widget())
-            self._handles.append(show(self.figure(), display_id=True))
-        else:
-            show(self.static_figure())
 
 
 def sampling_explorer(

@@ -5,11 +5,9 @@ import base64
 import json
 import warnings
 
-import nbformat
 import numpy as np
 import pytest
 import torch
-from nbclient import NotebookClient
 from torch import nn
 
 from llmwidgets.nn.attention import AttentionData, capture_attention, normalize_attention
@@ -20,7 +18,7 @@ from llmwidgets.widgets.attention_viewer import (
     heatmap_figure,
     lines_figure,
 )
-from llmwidgets.widgets.display import PLOTLY_MIME
+from llmwidgets.widgets.display import PLOTLY_MIME, WIDGET_MIME
 
 TOKENS = ["The", "cat", "sat", "on", "the"]
 
@@ -299,56 +297,90 @@ def test_static_figure_has_one_button_per_layer_and_head():
         assert button.args[1]["title.text"] == f"Attention: layer {layer}, head {head}"
 
 
-class _Handle:
-    """Stands in for an IPython DisplayHandle and records each redraw."""
+class _Live:
+    """Stands in for a LiveFigure of the viewer and records each redraw."""
 
     def __init__(self):
-        self.bundles = []
+        self.figures = []
 
-    def update(self, bundle, raw=False):
-        if PLOTLY_MIME in bundle:
-            self.bundles.append(bundle)
+    def update(self, fig):
+        self.figures.append(fig)
 
 
 def test_set_recomputes_and_redraws():
     w = _weights()
     viewer = AttentionViewer(w, TOKENS)
-    handle = _Handle()
-    viewer._handles.append(handle)
+    live = _Live()
+    viewer._live.append(live)
     viewer.set(layer=1, head=2)
-    np.testing.assert_array_equal(viewer.figure.data[0].z, w[1, 2].numpy())
-    assert len(handle.bundles) == 1
-    assert handle.bundles[-1][PLOTLY_MIME]["layout"]["title"]["text"].endswith("layer 1, head 2")
+    np.testing.assert_array_equal(viewer.figure().data[0].z, w[1, 2].numpy())
+    assert len(live.figures) == 1
+    assert live.figures[-1].layout.title.text.endswith("layer 1, head 2")
     viewer.set(view="lines")
-    assert len(viewer.figure.data) == 5 + 2
-    viewer.set(view="grid")
-    assert len(viewer.figure.data) == 6
+    assert len(viewer.figure().data) == 5 + 2
+    viewer.set(view="grid", title="Grid <x>")
+    assert len(viewer.figure().data) == 6
+    assert viewer.figure().layout.title.text.startswith("Grid &lt;x&gt;: all 2 layers")
     with pytest.raises(ValueError, match=r"head=3 but attention has 3 heads \(0\.\.2\)"):
         viewer.set(layer=0, head=3)
-    with pytest.raises(ValueError, match="view='bars' is not one of heatmap, lines, grid"):
+    with pytest.raises(ValueError, match="view must be one of"):
         viewer.set(view="bars")
+    with pytest.raises(TypeError):
+        viewer.set(1)  # keyword-only
     assert (viewer.layer, viewer.head, viewer.view) == (1, 2, "grid")  # unchanged by errors
-    assert len(handle.bundles) == 3
+    assert len(live.figures) == 3
+
+
+def test_the_data_is_checked_once_not_on_every_set(monkeypatch):
+    from llmwidgets.widgets import attention_figures
+
+    viewer = AttentionViewer(_weights(), TOKENS)
+    calls = []
+    monkeypatch.setattr(attention_figures, "normalize_attention", lambda *a, **k: calls.append(1))
+    viewer.set(layer=1)
+    viewer.set(view="lines")
+    viewer.static_figure()
+    assert calls == []
+
+
+def test_tokens_are_escaped_and_white_space_shown():
+    tokens = ["<b>x</b>", " ", "\n", "a\tb", ""]
+    fig = heatmap_figure(_weights(layers=1, heads=1), tokens)
+    assert _plain(fig.data[0].x) == ["&lt;b&gt;x&lt;/b&gt;", "␣", "↵", "a⇥b", "∅"]
+    lines = lines_figure(_weights(layers=1, heads=1), tokens)
+    assert _plain(lines.data[5].text)[0] == "&lt;b&gt;x&lt;/b&gt;"
+
+
+def test_grid_has_token_tick_labels_on_the_outer_axes():
+    fig = grid_figure(_weights(causal=True), TOKENS)
+    layout = fig.layout
+    assert layout.xaxis4.showticklabels and layout.xaxis6.showticklabels  # last row
+    assert not layout.xaxis.showticklabels
+    assert layout.yaxis.showticklabels and layout.yaxis4.showticklabels  # first column
+    assert not layout.yaxis2.showticklabels
+    assert _plain(fig.data[3].x) == TOKENS and _plain(fig.data[0].y) == TOKENS
 
 
 def test_controls_and_set_stay_in_step():
     pytest.importorskip("ipywidgets")
     w = _weights()
     viewer = AttentionViewer(w, TOKENS)
-    handle = _Handle()
-    viewer._handles.append(handle)
-    layer, head, view = viewer.controls().children
+    live = _Live()
+    viewer._live.append(live)
+    layer, head, label, view = viewer.controls().children
+    assert label.value == "view" and view.description == ""
+    assert viewer.controls().layout.flex_flow == "row nowrap"
     layer.value = 1
     head.value = 2
-    np.testing.assert_array_equal(viewer.figure.data[0].z, w[1, 2].numpy())
+    np.testing.assert_array_equal(viewer.figure().data[0].z, w[1, 2].numpy())
     viewer.set(layer=0, head=1, view="grid")
     assert (layer.value, head.value, view.value) == (0, 1, "grid")
     assert layer.disabled and head.disabled
-    assert len(handle.bundles) == 3  # one redraw per change, none echoed back by the controls
+    assert len(live.figures) == 3  # one redraw per change, none echoed back by the controls
 
 
 def test_outside_a_kernel_the_static_form_is_shown(capsys):
-    AttentionViewer(_weights(), TOKENS)._ipython_display_()
+    AttentionViewer(_weights(), TOKENS).display()
     assert capsys.readouterr().out.strip() == "<plotly figure: Attention: layer 0, head 0>"
 
 
@@ -361,30 +393,32 @@ def _decode(array):
 
 
 @pytest.mark.kernel
-def test_live_form_in_a_real_kernel():
-    """One plotly output (redrawn in place to layer 1, head 0) plus the controls."""
+def test_live_form_in_a_real_kernel(run_in_kernel):
+    """One output: the widget view, carrying the static form; set() redraws the live figure."""
     w = _weights(layers=2, heads=2, n_q=4, n_k=4)
-    code = f"""
+    (outputs,) = run_in_kernel(
+        f"""
 import numpy as np
 from llmwidgets.widgets.attention_viewer import AttentionViewer
+from llmwidgets.widgets.display import PLOTLY_MIME
 attention = np.array({json.dumps(w.tolist())}, dtype=np.float32)
 viewer = AttentionViewer(attention, ["a", "b", "c", "a"])
 display(viewer)
 viewer.set(layer=1, head=0)
+(live,) = viewer._live
+print(live.output.outputs[0]["data"][PLOTLY_MIME]["layout"]["title"]["text"])
 """
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    outputs = nb.cells[0].outputs
-    plots = [o for o in outputs if PLOTLY_MIME in o.get("data", {})]
-    widgets = [
-        o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
-    ]
-    assert len(plots) == 1 and len(widgets) == 1, [o.output_type for o in outputs]
-    assert len(outputs) == 2
-    figure = plots[0]["data"][PLOTLY_MIME]
-    assert figure["layout"]["title"]["text"] == "Attention: layer 1, head 0"
-    np.testing.assert_array_equal(_decode(figure["data"][0]["z"]), w[1, 0].numpy())
-    assert "text/html" in plots[0]["data"]
+    )
+    views = [o for o in outputs if WIDGET_MIME in o.get("data", {})]
+    assert len(views) == 1, [o.output_type for o in outputs]
+    fallback = views[0]["data"]
+    assert PLOTLY_MIME in fallback and "text/html" in fallback  # the static form, for the book
+    buttons = fallback[PLOTLY_MIME]["layout"]["updatemenus"][0]["buttons"]
+    assert len(buttons) == 4
+    np.testing.assert_array_equal(_decode(fallback[PLOTLY_MIME]["data"][0]["z"]), w[0, 0].numpy())
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert printed.strip() == "Attention: layer 1, head 0"  # the live figure, redrawn
+    assert not [o for o in outputs if PLOTLY_MIME in o.get("data", {}) and o not in views]
 
 
 # --------------------------------------------------------------------------- capture

@@ -1,17 +1,21 @@
 import base64
 import io
 import math
-import warnings
 
-import nbformat
 import numpy as np
 import plotly.graph_objects as go
 import pytest
-from nbclient import NotebookClient
+import torch
+from torch import nn
 
+from llmwidgets.training.batches import TokenBatcher
+from llmwidgets.training.history import MetricHistory
+from llmwidgets.training.trainer import Trainer, TrainerConfig
 from llmwidgets.widgets import display
-from llmwidgets.widgets.display import PLOTLY_MIME
-from llmwidgets.widgets.loss_plot import LiveLossPlot, format_duration, format_value
+from llmwidgets.widgets.display import PLOTLY_MIME, WIDGET_MIME
+from llmwidgets.widgets.loss_figure import loss_figure
+from llmwidgets.widgets.loss_plot import LiveLossPlot
+from llmwidgets.widgets.loss_status import format_duration, format_value, status_line
 
 
 class FakeClock:
@@ -22,32 +26,27 @@ class FakeClock:
         return self.t
 
 
-class FakeHandle:
-    """Stands in for IPython's DisplayHandle: keeps the figure bundles it was given.
+class FakeLive:
+    """Stands in for display.LiveFigure: keeps every figure it was given."""
 
-    (display.update may send a text-only step before the figure; only figures count.)
-    """
+    def __init__(self, log, fig, **options):
+        self.figures, self.finished, self.options = [fig], False, options
+        log.append(self)
 
-    def __init__(self) -> None:
-        self.bundles: list[dict] = []
+    def update(self, fig):
+        self.figures.append(fig)
 
-    def update(self, bundle, raw=False):
-        assert raw
-        if PLOTLY_MIME in bundle:
-            self.bundles.append(bundle)
+    def finish(self, fig):
+        self.figures.append(fig)
+        self.finished = True
 
 
 @pytest.fixture
 def shown(monkeypatch):
-    """Patch display.show so notebook mode runs outside a kernel; returns the log."""
-    log = {"shown": [], "handle": FakeHandle()}
-
-    def fake_show(fig, *, display_id=False):
-        assert display_id is True
-        log["shown"].append(display.figure_bundle(fig))
-        return log["handle"]
-
-    monkeypatch.setattr(display, "show", fake_show)
+    """Notebook mode outside a kernel: records the live outputs and plain figures."""
+    log = {"live": [], "plain": []}
+    monkeypatch.setattr(display, "LiveFigure", lambda fig, **kw: FakeLive(log["live"], fig, **kw))
+    monkeypatch.setattr(display, "show", lambda fig, **kw: log["plain"].append(fig))
     return log
 
 
@@ -134,7 +133,7 @@ def test_nan_is_marked_not_dropped(log_y):
     fig = plot.figure()
     train = _trace(fig, "train_loss")
     assert len(train.y) == 30 and math.isnan(train.y[11])  # a gap, still there
-    marks = _trace(fig, "train_loss NaN/inf")
+    marks = _trace(fig, "train_loss not drawn")
     assert list(marks.x) == [12]
     assert marks.y[0] == pytest.approx(3.0 / 11)  # drawn at the last finite value
     assert marks.marker.symbol == "x"
@@ -149,7 +148,7 @@ def test_inf_is_marked_too():
     plot(1, {"loss": 2.0})
     plot(2, {"loss": float("inf")})
     fig = plot.figure()
-    assert list(_trace(fig, "loss NaN/inf").x) == [2]
+    assert list(_trace(fig, "loss not drawn").x) == [2]
     assert "+inf at step 2" in fig.layout.annotations[0].text
 
 
@@ -160,13 +159,15 @@ def test_throttling_with_an_injected_clock(shown):
         clock.t += 0.001  # 100 calls within 0.1 s
         plot.on_step_end(step, {"train_loss": 1.0 / step})
     assert plot.redraws == 1
-    assert len(shown["shown"]) == 1 and shown["handle"].bundles == []
+    (live,) = shown["live"]
+    assert len(live.figures) == 1 and not live.finished
+    assert live.options == {"transient": True}  # saved before the end: dropped, not stale
     plot.on_train_end()
     assert plot.redraws == 2
-    assert len(shown["shown"]) == 1 and len(shown["handle"].bundles) == 1  # redrawn in place
-    final = shown["handle"].bundles[-1][PLOTLY_MIME]
-    assert len(_array(_trace(go.Figure(final), "train_loss").y)) == 100
-    assert "step 100/100" in final["layout"]["title"]["text"]
+    assert shown["live"] == [live] and live.finished  # redrawn in place, then a plain figure
+    final = live.figures[-1]
+    assert len(_array(_trace(final, "train_loss").y)) == 100
+    assert "step 100/100" in final.layout.title.text and "done" in final.layout.title.text
 
 
 def test_redraws_again_after_the_interval(shown):
@@ -177,7 +178,7 @@ def test_redraws_again_after_the_interval(shown):
         plot(step, {"train_loss": 1.0})
     # draws at t=0.1, 0.6, 1.1, 1.6: every 0.5 s
     assert plot.redraws == 4
-    assert len(shown["shown"]) == 1 and len(shown["handle"].bundles) == 3
+    assert len(shown["live"]) == 1 and len(shown["live"][0].figures) == 4
 
 
 def test_slow_draws_are_spaced_out_by_max_overhead(monkeypatch):
@@ -212,8 +213,10 @@ def test_plain_lines_outside_a_kernel(capsys):
     assert lines[-2] == (
         "step 197/2000 | train_loss 1.9234 | lr 3.0e-04 | 49.2s elapsed, ETA 7m31s"
     )
+    # stopped at step 200 of 2000: not "done" (that needs the last step)
     assert lines[-1] == (
-        "step 200/2000 | train_loss 1.9234 | lr 3.0e-04 | val_loss 2.0011 | 50.0s elapsed, done"
+        "step 200/2000 | train_loss 1.9234 | lr 3.0e-04 | val_loss 2.0011 | "
+        "50.0s elapsed, ETA 7m30s"
     )
 
 
@@ -262,13 +265,21 @@ def test_empty_plot_has_a_figure_and_end_draws_nothing(capsys):
     assert capsys.readouterr().out == "" and plot.redraws == 0
 
 
-def test_training_resumed_after_end_gets_a_new_output(shown):
-    clock = FakeClock()
-    plot = LiveLossPlot(mode="notebook", clock=clock)
+def test_training_again_in_the_same_cell_redraws_the_same_output(shown, monkeypatch):
+    from llmwidgets.widgets import loss_plot
+
+    cell = {"id": "cell-1"}
+    monkeypatch.setattr(loss_plot, "_current_cell", lambda: cell["id"])
+    plot = LiveLossPlot(mode="notebook", every_seconds=0, clock=FakeClock())
     plot(1, {"loss": 1.0})
     plot.on_train_end()
-    plot(2, {"loss": 0.5})
-    assert len(shown["shown"]) == 2
+    plot(2, {"loss": 0.5})  # fit() again in the same cell
+    plot.on_train_end()
+    (live,) = shown["live"]
+    assert len(live.figures) == 4 and live.finished
+    cell["id"] = "cell-2"  # and in another cell: a new output there
+    plot(3, {"loss": 0.4})
+    assert len(shown["live"]) == 2 and shown["live"][1].figures[0].data[0].x[-1] == 3
 
 
 def test_warns_about_selected_metrics_never_recorded():
@@ -281,10 +292,10 @@ def test_warns_about_selected_metrics_never_recorded():
 @pytest.mark.parametrize(
     "kwargs, match",
     [
-        ({"total_steps": 0}, "total_steps must be a positive int or None, got 0"),
+        ({"total_steps": 0}, "total_steps must be an int >= 1, got 0"),
         ({"total_steps": 10.0}, "total_steps"),
         ({"every_seconds": -1}, "every_seconds must be a finite number >= 0, got -1"),
-        ({"smooth": 1.0}, r"smooth must be a number in \[0, 1\)"),
+        ({"smooth": 1.0}, r"smooth must be a finite number in \[0.0, 1.0\)"),
         ({"smooth": -0.1}, "smooth"),
         ({"log_y": "yes"}, "log_y must be True or False, got 'yes'"),
         ({"metrics": "train_loss"}, "metrics must be a non-empty list"),
@@ -294,9 +305,10 @@ def test_warns_about_selected_metrics_never_recorded():
         ({"mode": "html"}, "mode must be one of"),
         ({"height": 10}, "height must be an int >= 100"),
         ({"max_points": 1}, "max_points must be an int >= 2"),
-        ({"max_overhead": 1.5}, "max_overhead must be below 1"),
+        ({"max_overhead": 1.5}, r"max_overhead must be a finite number in \[0, 1\)"),
         ({"clock": 3}, "clock must be a callable"),
-        ({"title": None}, "title must be a str"),
+        ({"title": 3}, "title must be a str"),
+        ({"history": {"train_loss": [1.0]}}, "history must be a MetricHistory, got dict"),
     ],
 )
 def test_bad_options_raise(kwargs, match):
@@ -338,11 +350,10 @@ def test_format_value():
 
 
 @pytest.mark.kernel
-def test_one_display_output_in_a_real_kernel():
-    """50 steps then on_train_end(): exactly one output, redrawn in place, 50 points."""
-    code = """
-import base64
-import io
+def test_one_output_in_a_real_kernel(run_in_kernel):
+    """50 steps then on_train_end(): one output, live while training, then a plain figure."""
+    (outputs,) = run_in_kernel(
+        """
 import math
 from llmwidgets.widgets.loss_plot import LiveLossPlot
 plot = LiveLossPlot(total_steps=50, every_seconds=0.0, max_overhead=0.0)
@@ -351,17 +362,153 @@ for step in range(1, 51):
 plot.on_train_end()
 assert plot.notebook and plot.redraws == 51
 """
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", DeprecationWarning)
-        NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    outputs = nb.cells[0].outputs
+    )
     assert len(outputs) == 1, [o.output_type for o in outputs]
     assert outputs[0].output_type == "display_data"
     data = outputs[0]["data"]
     assert PLOTLY_MIME in data and "text/html" in data
+    assert WIDGET_MIME not in data  # the final output is a plain figure: nothing dead
     fig = go.Figure(data[PLOTLY_MIME])
     train = _trace(fig, "train_loss")
     assert np.allclose(_array(train.y), [3 * math.exp(-step / 20) for step in range(1, 51)])
     assert _array(train.x).tolist() == list(range(1, 51))
     assert "step 50/50" in fig.layout.title.text and "done" in fig.layout.title.text
+
+
+# ----------------------------------------------------------- one history, pure views
+def test_loss_figure_and_status_line_draw_any_history():
+    clock = FakeClock()
+    history = MetricHistory(clock)
+    for step in range(1, 11):
+        clock.t = step * 0.5
+        history.record(step, {"train_loss": 2.0 / step, "lr": 1e-3})
+    fig = loss_figure(history, total_steps=20, title="run <1>")
+    assert list(_trace(fig, "train_loss").x) == list(range(1, 11))
+    assert np.allclose(_trace(fig, "train_loss").y, [2.0 / s for s in range(1, 11)])
+    assert fig.layout.title.text.startswith("run &lt;1&gt; · step 10/20 · 4.5s elapsed, ETA 5.0s")
+    assert status_line(history, 20) == (
+        "step 10/20 | train_loss 0.2000 | lr 1.0e-03 | 4.5s elapsed, ETA 5.0s"
+    )
+    assert status_line(history, 10).endswith("4.5s elapsed, done")  # the clock starts at step 1
+
+
+def test_plot_draws_the_history_it_is_given_and_keeps_no_copy():
+    history = MetricHistory(FakeClock())
+    plot = LiveLossPlot(mode="text", history=history, file=io.StringIO())
+    history.record(1, {"train_loss": 1.0})  # recorded elsewhere (a trainer)
+    plot.on_step_end(1, {"train_loss": 1.0})  # the same metrics: not recorded twice
+    plot.on_step_end(2, {"train_loss": 0.5})  # fed by hand: recorded
+    assert plot.history is history and history.series("train_loss") == ([1, 2], [1.0, 0.5])
+    other = MetricHistory()
+    plot.on_train_begin(other)  # a trainer hands over its history
+    assert plot.history is other
+
+
+@pytest.mark.parametrize("log_y", [True])
+def test_non_positive_values_on_a_log_axis_are_marked_not_dropped(log_y):
+    history = MetricHistory(FakeClock())
+    for step, value in enumerate([4.0, 2.0, 0.0, 1.0, -0.5, 0.8], start=1):
+        history.record(step, {"train_loss": value})
+    fig = loss_figure(history, log_y=log_y)
+    train = _trace(fig, "train_loss")
+    assert list(train.y) == [4.0, 2.0, 0.0, 1.0, -0.5, 0.8]  # the data is all there
+    marks = _trace(fig, "train_loss not drawn")
+    assert list(marks.x) == [3, 5] and list(marks.y) == [2.0, 1.0]  # at the last drawable
+    assert list(marks.text) == [
+        "0 at step 3 (not drawn on a log axis)",
+        "-0.5 at step 5 (not drawn on a log axis)",
+    ]
+    (note,) = fig.layout.annotations
+    assert note.y == pytest.approx(math.log10(2.0)) and "(+1 more)" in note.text
+    # on a linear axis the same values are ordinary points
+    assert [t.name for t in loss_figure(history).data] == ["train_loss"]
+
+
+VOCAB = 8
+TOKENS = torch.arange(400) % VOCAB
+
+
+class Bigram(nn.Module):
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(VOCAB, 8)
+        self.head = nn.Linear(8, VOCAB)
+
+    def forward(self, idx):
+        return self.head(self.emb(idx))
+
+
+def _trainer(callbacks=(), **overrides):
+    torch.manual_seed(0)
+    settings = dict(max_steps=30, lr=1e-2, min_lr=1e-3, warmup_steps=2, eval_every=10)
+    settings.update(overrides)
+    config = TrainerConfig(device="cpu", seed=0, eval_iters=1, **settings)
+    train = TokenBatcher(TOKENS[:320], block_size=8, batch_size=4, seed=0)
+    val = TokenBatcher(TOKENS[320:], block_size=8, batch_size=4, seed=1)
+    return Trainer(Bigram(), config, train, val, callbacks=callbacks)
+
+
+@pytest.fixture
+def run_clock(monkeypatch):
+    """MetricHistory's default clock, driven by hand: every read advances 0.01 s."""
+    clock = FakeClock(1000.0)
+
+    def tick():
+        clock.t += 0.01
+        return clock.t
+
+    monkeypatch.setattr("llmwidgets.training.history.time.monotonic", tick)
+    return clock
+
+
+def test_resumed_run_is_drawn_whole_with_the_runs_elapsed_time(tmp_path, run_clock):
+    path = tmp_path / "run.pt"
+    first = _trainer(checkpoint_path=str(path), checkpoint_every=10)
+    first.fit(steps=10)  # checkpointed at step 10
+    saved_elapsed = first.history.elapsed()
+    assert saved_elapsed > 0
+    run_clock.t += 3600  # an hour later, in a new session
+    out = io.StringIO()
+    plot = LiveLossPlot(30, mode="text", every_seconds=0, file=out)
+    resumed = _trainer(callbacks=[plot], checkpoint_path=str(path))
+    resumed.resume(path)
+    resumed.fit()
+    assert plot.history is resumed.history  # the trainer's one history, no copy
+    fig = plot.figure()
+    assert list(_trace(fig, "train_loss").x) == list(range(1, 31))  # steps 1..N
+    assert list(_trace(fig, "val_loss").x) == [10, 20, 30]
+    elapsed = resumed.history.elapsed()
+    # the run's clock: the first part's time plus the resumed part's, not the hour between
+    assert saved_elapsed < elapsed < saved_elapsed + 60
+    shown = format_duration(elapsed)
+    assert f"{shown} elapsed, done" in fig.layout.title.text
+    assert out.getvalue().splitlines()[-1].endswith(f"{shown} elapsed, done")
+
+
+def test_fit_in_parts_keeps_the_clock_and_is_done_only_at_max_steps(run_clock):
+    out = io.StringIO()
+    plot = LiveLossPlot(30, mode="text", every_seconds=0, file=out)
+    trainer = _trainer(callbacks=[plot])
+    elapsed, ends = [], []
+    for _ in range(3):
+        trainer.fit(10)
+        elapsed.append(trainer.history.elapsed())
+        ends.append(out.getvalue().splitlines()[-1])
+    assert elapsed[0] < elapsed[1] < elapsed[2]  # the clock did not restart
+    assert plot.status_line() == ends[-1]
+    assert ["done" in line for line in ends] == [False, False, True]
+    assert ends[0].startswith("step 10/30 |") and ends[2].startswith("step 30/30 |")
+    assert plot.history.series("train_loss")[0] == list(range(1, 31))
+
+
+def test_set_changes_options_keyword_only():
+    plot = LiveLossPlot(mode="text", file=io.StringIO())
+    plot(1, {"loss": 1.0})
+    plot.set(log_y=True, title="again")
+    assert plot.log_y and plot.figure().layout.yaxis.type == "log"
+    assert plot.figure().layout.title.text.startswith("again")
+    with pytest.raises(ValueError, match=r"unknown options \['colour'\]"):
+        plot.set(colour="red")
+    with pytest.raises(ValueError, match="smooth"):
+        plot.set(smooth=2)
+    assert plot.smooth == 0.0 and plot.controls() is None

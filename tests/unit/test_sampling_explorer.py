@@ -2,19 +2,13 @@
 
 import json
 
-import nbformat
 import pytest
 import torch
-from nbclient import NotebookClient
 
 from llmwidgets.nn.sampling import entropy, generate, kept_mask, sampling_probs
-from llmwidgets.widgets.display import PLOTLY_MIME
-from llmwidgets.widgets.sampling_explorer import (
-    CUT_COLOR,
-    DEFAULT_TEMPERATURES,
-    SamplingExplorer,
-    sampling_explorer,
-)
+from llmwidgets.widgets.display import PLOTLY_MIME, WIDGET_MIME
+from llmwidgets.widgets.sampling_explorer import SamplingExplorer, sampling_explorer
+from llmwidgets.widgets.sampling_figure import CUT_COLOR, DEFAULT_TEMPERATURES
 
 LOGITS = torch.tensor([0.5, 3.0, -1.0, 2.0, 1.0, 0.0, 2.0, -2.0])
 LABELS = ["a", " the", "<b>", "\n", "cat", "dog", "x", "y"]
@@ -127,8 +121,10 @@ def test_set_bad_value_changes_nothing():
     assert (ex.temperature, ex.top_p) == (0.7, 1.0)
     with pytest.raises(ValueError, match="temperature"):
         ex.set(temperature=float("nan"))
-    with pytest.raises(ValueError, match="length must be an integer >= 1"):
-        ex.set(length=0)
+    with pytest.raises(ValueError, match="max_new_tokens must be an int >= 1"):
+        ex.set(max_new_tokens=0)
+    with pytest.raises(TypeError):
+        ex.set(2.0)  # keyword-only
 
 
 def test_set_returns_none_so_a_cell_ending_with_it_shows_nothing():
@@ -167,13 +163,13 @@ def test_static_figure_custom_temperatures_and_bad_ones():
 
 
 def test_display_outside_a_kernel_shows_the_static_figure(capsys):
-    explorer()._ipython_display_()
+    explorer().display()
     assert capsys.readouterr().out.startswith("<plotly figure: Next-token probabilities")
 
 
 # ----- sampling --------------------------------------------------------------------
 def test_logits_mode_samples_single_tokens():
-    ex = explorer(temperature=0, length=4)
+    ex = explorer(temperature=0, max_new_tokens=4)
     assert ex.sample() == " · ".join(["␣the"] * 4)
     ex.set(temperature=1.0, top_k=2)
     draws = ex.sample(50).split(" · ")
@@ -184,7 +180,7 @@ def test_logits_mode_samples_single_tokens():
 
 def test_model_mode_uses_the_model_and_tokenizer():
     model, tok = Bigram(), CharTokenizer()
-    ex = SamplingExplorer(model=model, tokenizer=tok, prompt="ab", temperature=0, length=5)
+    ex = SamplingExplorer(model=model, tokenizer=tok, prompt="ab", temperature=0, max_new_tokens=5)
     close(ex.logits, model.table[tok.encode("b")[0]].detach())
     assert ex.labels is None and ex.label(3) == "<"
     assert ex.vocab_size == len(tok.alphabet)
@@ -209,14 +205,14 @@ def test_model_mode_prefers_id_to_piece():
     assert "&lt;2&gt;" in ex.figure().layout.xaxis.ticktext
 
 
-def test_model_mode_context_size_crops_the_prompt():
+def test_model_mode_block_size_crops_the_prompt():
     seen = []
 
     def model(idx):
         seen.append(idx.shape[1])
         return torch.zeros(idx.shape[0], idx.shape[1], 7)
 
-    ex = SamplingExplorer(model=model, tokenizer=CharTokenizer(), prompt="abab", context_size=2)
+    ex = SamplingExplorer(model=model, tokenizer=CharTokenizer(), prompt="abab", block_size=2)
     ex.sample(3)
     assert set(seen) == {2}
 
@@ -224,8 +220,8 @@ def test_model_mode_context_size_crops_the_prompt():
 # ----- live form -------------------------------------------------------------------
 def test_controls_drive_set_and_follow_it():
     ex = explorer()
-    box = ex.widget()
-    assert ex.widget() is box
+    box = ex.controls()
+    assert ex.controls() is box
     controls = ex._controls
     controls["temperature"].value = 0.5
     controls["top_k"].value = 3
@@ -241,7 +237,7 @@ def test_controls_drive_set_and_follow_it():
 def test_sample_text_is_escaped_and_errors_are_shown():
     tok = CharTokenizer()
     ex = SamplingExplorer(model=Bigram(), tokenizer=tok, prompt="<&", temperature=0)
-    ex.widget()
+    ex.controls()
     ex._on_sample()
     assert "&lt;&amp;" in ex._text.value and "<&" not in ex._text.value
 
@@ -250,38 +246,42 @@ def test_sample_text_is_escaped_and_errors_are_shown():
 
     bad = SamplingExplorer(model=Bigram(), tokenizer=tok, prompt="a")
     bad.model = broken
-    bad.widget()
+    bad.controls()
     bad._on_sample()  # does not raise
     assert "sampling failed: RuntimeError: boom &lt;b&gt;" in bad._text.value
 
 
-LIVE_CELL = """
+@pytest.mark.kernel
+def test_live_form_in_a_real_kernel_is_one_output_with_its_static_form(run_in_kernel):
+    (outputs,) = run_in_kernel(
+        f"""
 import torch
-from IPython.display import display
+from llmwidgets.widgets.display import PLOTLY_MIME
 from llmwidgets.widgets.sampling_explorer import SamplingExplorer
-explorer = SamplingExplorer(torch.tensor({logits}), labels={labels})
+explorer = SamplingExplorer(torch.tensor({LOGITS.tolist()}), labels={LABELS})
 display(explorer)
 explorer.set(temperature=2.0)
+(live,) = explorer._live
+print(live.output.outputs[0]["data"][PLOTLY_MIME]["layout"]["title"]["text"])
 """
-
-
-@pytest.mark.kernel
-def test_live_form_in_a_real_kernel_updates_in_place():
-    code = LIVE_CELL.format(logits=LOGITS.tolist(), labels=LABELS)
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-    NotebookClient(nb, timeout=120, kernel_name="python3").execute()
-    outputs = nb.cells[0].outputs
+    )
     assert not [o for o in outputs if o.output_type == "error"], outputs
-    plotly = [o for o in outputs if PLOTLY_MIME in o.get("data", {})]
-    assert len(plotly) == 1, [o.output_type for o in outputs]  # updated, not appended
-    fig = plotly[0]["data"][PLOTLY_MIME]
-    close(fig["data"][0]["y"], sampling_probs(LOGITS, 2.0)[BY_LOGIT])
-    assert "T = 2 " in fig["layout"]["title"]["text"]
-    assert "T = 2 " in plotly[0]["data"]["text/html"]
-    widget_views = [
-        o for o in outputs if "application/vnd.jupyter.widget-view+json" in o.get("data", {})
-    ]
-    assert len(widget_views) == 1
+    (view,) = [o for o in outputs if WIDGET_MIME in o.get("data", {})]
+    assert len([o for o in outputs if o.output_type == "display_data"]) == 1
+    static = view["data"][PLOTLY_MIME]  # the static form rides along, for the book
+    assert len(static["layout"]["sliders"][0]["steps"]) == len(DEFAULT_TEMPERATURES)
+    assert "temperature = " in view["data"]["text/html"]
+    printed = "".join(o.get("text", "") for o in outputs if o.output_type == "stream")
+    assert "T = 2 " in printed  # the live figure was redrawn at T = 2
+
+
+def test_sliders_have_equal_tracks():
+    ex = explorer()
+    ex.controls()
+    sliders = list(ex._controls.values())
+    assert {s.layout.width for s in sliders} == {"380px"}
+    assert {s.layout.flex for s in sliders} == {"0 0 auto"}  # never squeezed
+    assert {s.style.description_width for s in sliders} == {"170px"}
 
 
 # ----- bad input -------------------------------------------------------------------
@@ -296,9 +296,10 @@ def test_live_form_in_a_real_kernel_updates_in_place():
         ({"logits": LOGITS, "temperature": -1}, "temperature .* got -1"),
         ({"logits": LOGITS, "top_p": 2}, "top_p .* got 2"),
         ({"logits": LOGITS, "top_k": 0}, "top_k .* got 0"),
-        ({"logits": LOGITS, "top_n": 0}, "top_n must be an integer >= 1, got 0"),
-        ({"logits": LOGITS, "length": -2}, "length must be an integer >= 1, got -2"),
-        ({"logits": LOGITS, "height": 0}, "height must be an integer >= 1, got 0"),
+        ({"logits": LOGITS, "top_n": 0}, "top_n must be an int >= 1, got 0"),
+        ({"logits": LOGITS, "max_new_tokens": -2}, "max_new_tokens must be an int >= 1, got -2"),
+        ({"logits": LOGITS, "height": 0}, "height must be an int >= 100, got 0"),
+        ({"logits": LOGITS, "title": 3}, "title must be a str"),
         ({}, "give logits"),
         ({"logits": LOGITS, "model": Bigram()}, r"not both \(got \['model'\]\)"),
         ({"model": Bigram(), "prompt": "ab"}, r"\['tokenizer'\]"),

@@ -1,13 +1,16 @@
 import io
 import os
 import re
+import warnings
 from html.parser import HTMLParser
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import sentencepiece as spm
 
 from llmwidgets.core.data import CorpusError, load_text
+from llmwidgets.text.tokenizers import CharTokenizer, SentencePieceTokenizer
 from llmwidgets.widgets.token_viewer import PALETTE, TokenViewer, token_spans, token_viewer
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
@@ -90,7 +93,7 @@ def test_out_of_vocab_chinese_is_grouped_byte_pieces(sp):
 
 def test_spaces_and_newlines_are_visible_markers(sp):
     html = TokenViewer("to be\nor", sp).html()
-    assert "▁" in html and "↵" in html
+    assert "␣" in html and "↵" in html
     assert "&#x27;▁" in html  # sentencepiece's own piece, on hover
 
 
@@ -124,7 +127,7 @@ def test_html_in_the_text_is_escaped(sp, tokenizer):
     parsed.feed(html)
     assert set(parsed.tags) <= {"div", "span", "strong"}
     assert parsed.titled == len(viewer.spans)  # one hover per token, none broken
-    shown = "".join(parsed.text).replace("▁", " ")
+    shown = "".join(parsed.text).replace("␣", " ")
     assert shown.endswith(text)
 
 
@@ -166,7 +169,7 @@ def test_callable_with_sentencepiece_pieces(sp):
 
 def test_callable_with_gpt2_byte_level_pieces():
     # GPT-2's byte-level BPE writes bytes as printable characters: ' ' is 'Ġ'.
-    from llmwidgets.widgets.token_viewer import _BYTE_LEVEL
+    from llmwidgets.text.pieces import _BYTE_LEVEL
 
     to_char = {b: c for c, b in _BYTE_LEVEL.items()}
     raw = [b"Hello", b" \xe9", b"\x91\xab", b" world"]  # 鑫 cut across two tokens
@@ -200,50 +203,33 @@ def test_tiktoken_style_single_token_bytes():
     assert spans == [("x", 120), (" ", 32), (OOV, (233, 145, 171))]
 
 
-class _OldSentencePiece:
-    """sentencepiece 0.2.0's API: no offset_mapping, an immutable proto instead."""
+class _Sp020(spm.SentencePieceProcessor):
+    """sentencepiece 0.2.0's API: no offset_mapping, an immutable proto with surfaces."""
 
-    def __init__(self, sp):
-        self.sp = sp
-
-    def __getattr__(self, name):
-        return getattr(self.sp, name)
-
-    def encode(self, text, out_type=int):
+    def encode(self, text, out_type=int, **kwargs):
         if out_type == "offset_mapping":
-            raise ValueError("Invalid return_type")
-        if out_type == "immutable_proto":
-            r = self.sp.encode(text, out_type="offset_mapping")
-
-            class Piece:
-                def __init__(self, i, p, span):
-                    self.id, self.piece, self.surface = i, p, text[span[0] : span[1]]
-
-            class Proto:
-                pieces = [
-                    Piece(i, p, o)
-                    for i, p, o in zip(r["ids"], r["pieces"], r["offsets"], strict=True)
-                ]
-
-            return Proto()
-        return self.sp.encode(text, out_type=out_type)
+            raise AssertionError("0.2.0 has no offset_mapping")
+        if out_type != "immutable_proto":
+            return super().encode(text, out_type=out_type, **kwargs)
+        r = super().encode(text, out_type="offset_mapping")
+        pieces = [
+            SimpleNamespace(id=i, piece=p, surface=text[b:e])
+            for i, p, (b, e) in zip(r["ids"], r["pieces"], r["offsets"], strict=True)
+        ]
+        return SimpleNamespace(pieces=pieces)
 
 
-class _OldestSentencePiece(_OldSentencePiece):
-    """No offsets at all: ids and pieces only."""
+def test_sentencepiece_020_api(sp, monkeypatch):
+    from llmwidgets.text import tokenizers
 
-    def encode(self, text, out_type=int):
-        if out_type in ("offset_mapping", "immutable_proto"):
-            raise ValueError("Invalid return_type")
-        return self.sp.encode(text, out_type=out_type)
-
-
-@pytest.mark.parametrize("wrapper", [_OldSentencePiece, _OldestSentencePiece])
-def test_older_sentencepiece_apis(sp, wrapper):
     text = f"To be, or not {OOV}.\nAye"
-    spans = token_spans(text, wrapper(sp))
+    expected = token_spans(text, sp)
+    monkeypatch.setattr(tokenizers, "_has_offset_mapping", lambda: False)
+    old = _Sp020(model_proto=sp.serialized_model_proto())
+    spans = token_spans(text, old)
     assert "".join(p for p, _ in spans) == text
     assert any(p == OOV and isinstance(i, tuple) for p, i in spans)
+    assert spans == expected
 
 
 def test_unknown_pieces_without_byte_fallback_keep_the_text():
@@ -276,7 +262,7 @@ def test_empty_tokenizer_output_for_non_empty_text_raises(sp):
 @pytest.mark.parametrize(
     "tokenizer, match",
     [
-        (3, "tokenizer must be a sentencepiece SentencePieceProcessor.*got int"),
+        (3, "tokenizer must be a tokenizer with token_surfaces.*got int"),
         (None, "got NoneType"),
         (lambda t: [1, 2], "must return str pieces, got 1 at position 0"),
         (lambda t: t, "must return a list of str pieces, got str"),
@@ -299,5 +285,68 @@ def test_bad_encode_output_raises():
 def test_bad_viewer_options_raise():
     with pytest.raises(ValueError, match="color_by must be one of"):
         TokenViewer("a", list, color_by="rainbow")
-    with pytest.raises(ValueError, match="title must be a str or None"):
+    with pytest.raises(ValueError, match="title must be a str, got 3"):
         TokenViewer("a", list, title=3)
+
+
+# --------------------------------------------------- the book's tokenizers, bad text
+def test_char_tokenizer_is_read_by_its_surfaces_not_taken_for_sentencepiece():
+    tok = CharTokenizer("hello world\n")
+    viewer = TokenViewer("hello\nworld", tok)
+    assert viewer.tokens == list("hello\nworld")
+    assert viewer.ids == tok.encode("hello\nworld")
+    assert "↵" in viewer.html()
+    with pytest.raises(ValueError, match=r"character 'z' \(U\+007A\) at position 0"):
+        TokenViewer("z", tok)
+
+
+def test_sentencepiece_tokenizer_wrapper(sp):
+    tok = SentencePieceTokenizer(sp)
+    text = f"To be, or not {OOV}.\nAye"
+    viewer = TokenViewer(text, tok)
+    assert "".join(viewer.tokens) == text
+    assert viewer.spans == token_spans(text, sp)  # the raw processor is wrapped the same way
+    byte_group = [i for piece, i in viewer.spans if piece == OOV]
+    assert byte_group and isinstance(byte_group[0], tuple) and len(byte_group[0]) == 3
+
+
+def test_lone_surrogate_is_a_clear_error(sp):
+    for tokenizer in (sp, list, CharTokenizer("ab")):
+        with pytest.raises(ValueError, match="lone surrogate U\\+D800 at position 1"):
+            TokenViewer("a\ud800b", tokenizer)
+
+
+def test_pieces_that_do_not_cover_the_text_warn():
+    with pytest.warns(UserWarning, match="pieces do not spell the text"):
+        viewer = TokenViewer("hello", lambda t: ["he", "XX"])
+    assert viewer.tokens == ["he", "XX"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        TokenViewer("hello", lambda t: ["he", "llo"])  # covering pieces: no warning
+
+
+def test_figure_shows_every_token_with_its_id():
+    tok = CharTokenizer("ab <>\n")
+    viewer = TokenViewer("a <b>\nab", tok, title="chars")
+    fig = viewer.figure()
+    (bar,) = fig.data
+    assert list(bar.text) == ["a", "␣", "&lt;", "b", "&gt;", "↵", "a", "b"]
+    assert list(bar.base) == [0, 1, 2, 3, 4, 5, 0, 1] and list(bar.y) == [0] * 6 + [1, 1]
+    assert list(bar.x) == [1] * 8
+    assert bar.hovertext[0] == f"id {tok.encode('a')[0]} · &#x27;a&#x27;"
+    assert list(bar.marker.color) == viewer.colors()
+    assert fig.layout.title.text.startswith("chars · <sup>8 tokens")
+    assert viewer.static_figure().to_dict() == fig.to_dict()
+    assert viewer.controls() is None
+
+
+def test_set_is_keyword_only_and_checked():
+    viewer = TokenViewer("be be", lambda t: ["be", " ", "be"])
+    viewer.set(color_by="id", title="t", height=200)
+    assert (viewer.color_by, viewer.title, viewer.height) == ("id", "t", 200)
+    assert viewer.figure().layout.height == 200
+    with pytest.raises(TypeError):
+        viewer.set("id")
+    with pytest.raises(ValueError, match="height must be an int >= 100"):
+        viewer.set(height=5)
+    assert viewer.height == 200
