@@ -22,7 +22,7 @@ def test_the_recipe_is_the_preset_and_the_benchmark_defaults():
     config = lw.GPTConfig.preset(CPU_RECIPE.preset)
     assert (config.n_layer, config.n_head, config.n_embd, config.block_size) == (4, 4, 96, 64)
     assert (CPU_RECIPE.batch_size, CPU_RECIPE.lr, CPU_RECIPE.min_lr) == (32, 5e-3, 5e-4)
-    assert CPU_RECIPE.max_seconds == 180.0
+    assert (CPU_RECIPE.max_steps, CPU_RECIPE.max_seconds) == (2000, None)  # same model everywhere
 
 
 def test_char_model_trains_once_then_loads(quick_cache, capsys):
