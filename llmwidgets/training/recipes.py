@@ -4,8 +4,9 @@ Chapter 3e builds the training loop and trains the **CPU recipe** (:data:`CPU_RE
 preset ``shakespeare-char-cpu`` on tinyshakespeare, one token per character, AdamW with a
 warm-up and a cosine schedule, for 2,000 steps (about 3 minutes on a quiet 2-core CPU). A
 fixed number of steps, not a time budget, so that the book's model is the same on every
-machine; ``benchmarks/cpu_recipe.py`` races the same recipe against the clock instead. It saves the result in the
-model store (:mod:`llmwidgets.training.store`) as ``"shakespeare-char"``. Every later
+machine; ``benchmarks/cpu_recipe.py`` races the same recipe against the clock instead.
+Chapter 3e saves the result in the model store (:mod:`llmwidgets.training.store`) as
+``"shakespeare-char"``. Every later
 chapter that needs a trained character model calls :func:`char_model`, which loads it - and
 trains it with the same recipe only when it is missing (a fresh machine, or Colab)::
 
