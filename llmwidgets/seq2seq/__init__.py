@@ -35,12 +35,19 @@ from llmwidgets.seq2seq.transformer import (
     TransformerSeq2Seq,
     TransformerSeq2SeqConfig,
 )
-from llmwidgets.seq2seq.translation import score_translations, translate
+from llmwidgets.seq2seq.translation import (
+    LengthAccuracy,
+    accuracy_by_length,
+    score_translations,
+    translate,
+    translate_split,
+)
 
 __all__ = [
     "AdditiveAttention",
     "AttentionGRUSeq2Seq",
     "DecoderBlock",
+    "LengthAccuracy",
     "EncoderBlock",
     "GRUSeq2Seq",
     "MultiHeadAttention",
@@ -49,6 +56,7 @@ __all__ = [
     "Seq2SeqBatcher",
     "TransformerSeq2Seq",
     "TransformerSeq2SeqConfig",
+    "accuracy_by_length",
     "beam_search",
     "beam_search_steps",
     "chinese_to_number",
@@ -61,4 +69,5 @@ __all__ = [
     "parse_number",
     "score_translations",
     "translate",
+    "translate_split",
 ]
