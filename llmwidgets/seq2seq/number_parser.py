@@ -94,7 +94,7 @@ def _english(tokens: Sequence[str]) -> int:
     def at(i: int) -> str | None:
         return tokens[i] if i < len(tokens) else None
 
-    value, i, last_scale = 0, 0, MAX_NUMBER * 10
+    value, i, last_scale = 0, 0, 10**9  # last_scale: the size of the last scale word read
     while i < len(tokens):
         start, group, hundred, and_at = i, 0, False, None
         if at(i) in _DIGIT and at(i + 1) == "hundred":

@@ -8,7 +8,7 @@ grammar :mod:`~llmwidgets.seq2seq.number_parser`; this module turns them into da
   as the notebook's CPU runs need), or up to 10^8 with ``max_number`` for a harder task
   whose long inputs tell the models apart. Its splits hold out whole ranges of numbers
   (:mod:`~llmwidgets.seq2seq.number_splits`), so the test set measures generalisation;
-  above 10^4 it samples its training numbers evenly over digit counts;
+  a large range trains on a sample of its numbers, spread evenly over digit counts;
 * :class:`Vocab` and :meth:`NumberTask.encode_source` turn text into ids. The source is
   refused, with the reason, unless it is a number of the task (unknown words, over-long
   input, anything outside the grammar or the task's range, e.g. "ten thousand" for

@@ -20,6 +20,7 @@ import torch
 from llmwidgets.core.validate import check_choice, check_int, check_optional_int, check_real
 from llmwidgets.seq2seq.base import Seq2Seq
 from llmwidgets.seq2seq.decoding import LENGTH_PENALTY, beam_search, greedy_decode
+from llmwidgets.seq2seq.number_splits import digit_count
 from llmwidgets.seq2seq.number_task import NumberTask
 from llmwidgets.seq2seq.number_words import LANGS, tokenize
 
@@ -169,7 +170,7 @@ def accuracy_by_length(
     hyps = translate_split(model, task, split, beam_width, None, length_penalty, batch_size)
     pairs = task.pairs(split)
     if by == "digits":
-        lengths = [len(str(n)) for n in task.splits[split]]
+        lengths = [digit_count(n) for n in task.splits[split]]
     else:
         lengths = [len(tokenize(s, task.src_lang)) for s, _ in pairs]
     right: dict[int, list[bool]] = {}

@@ -14,8 +14,6 @@ from _helpers import zh_to_int
 from llmwidgets.seq2seq import number_parser as npar
 from llmwidgets.seq2seq import number_words as nw
 
-pytestmark = pytest.mark.unit
-
 HAND = {
     0: ("zero", "零"),
     7: ("seven", "七"),
