@@ -7,7 +7,7 @@
   that says so; a check leaves torch's global RNG as it found it; every check is
   exported from :mod:`llmwidgets.checks`.
 * :func:`assert_fails` and :func:`expect_hint`: a wrong answer fails with its hint.
-* :func:`zh_to_int`: an independent oracle for Chinese numerals (0 to 9999).
+* :func:`zh_to_int`: an independent oracle for Chinese numerals (0 to 10^8, with 万 and 亿).
 """
 
 from __future__ import annotations
@@ -99,15 +99,23 @@ def assert_fails(check: Callable, answer: object, hint: str, capsys) -> str:
 
 _ZH_DIGITS = {c: i for i, c in enumerate("零一二三四五六七八九")}
 _ZH_UNITS = {"十": 10, "百": 100, "千": 1000}
+_ZH_GROUPS = {"万": 10**4, "亿": 10**8}
 
 
 def zh_to_int(text: str) -> int:
-    """Chinese numerals (零 to 九千九百九十九) back to an int, by rule: an oracle for tests."""
-    total, digit = 0, None
+    """Chinese numerals (零 to 一亿) back to an int, by rule: an oracle for tests.
+
+    Digit-unit pairs add up to a group below 10^4; 万 or 亿 multiplies the group read so
+    far and starts the next; 零 adds nothing; a unit without a digit before it is 一 unit.
+    """
+    total, group, digit = 0, 0, None
     for ch in text:
         if ch in _ZH_DIGITS:
             digit = _ZH_DIGITS[ch]
-        else:
-            total += (1 if digit is None else digit) * _ZH_UNITS[ch]  # a leading 十 is 一十
+        elif ch in _ZH_UNITS:
+            group += (1 if digit is None else digit) * _ZH_UNITS[ch]  # a leading 十 is 一十
             digit = None
-    return total + (digit or 0)
+        else:
+            total += (group + (digit or 0)) * _ZH_GROUPS[ch]
+            group, digit = 0, None
+    return total + group + (digit or 0)

@@ -2,10 +2,15 @@
 
 The task:
 
-* :mod:`~llmwidgets.seq2seq.number_words` - numbers 0..9999 in English words and Chinese
-  numerals, written and read back (a parser of the task's grammar);
-* :mod:`~llmwidgets.seq2seq.number_task` - splits, vocabularies, padded datasets, batches;
-* :mod:`~llmwidgets.seq2seq.translation` - ``translate`` and the scores.
+* :mod:`~llmwidgets.seq2seq.number_words` - numbers 0..10^8 in English words and Chinese
+  numerals (with 万 and 亿), and :mod:`~llmwidgets.seq2seq.number_parser`, which reads
+  exactly those forms back (a parser of the task's grammar);
+* :mod:`~llmwidgets.seq2seq.number_splits` - held-out ranges, samples even over digit
+  counts;
+* :mod:`~llmwidgets.seq2seq.number_task` - the task over a range (0..9999 by default),
+  vocabularies, padded datasets, batches;
+* :mod:`~llmwidgets.seq2seq.translation` - ``translate``, the scores, and accuracy by
+  input length.
 
 The models and decoding:
 
@@ -18,13 +23,10 @@ The models and decoding:
 
 from llmwidgets.seq2seq.base import Seq2Seq
 from llmwidgets.seq2seq.decoding import beam_search, beam_search_steps, greedy_decode
+from llmwidgets.seq2seq.number_parser import chinese_to_number, english_to_number, parse_number
+from llmwidgets.seq2seq.number_splits import make_splits
 from llmwidgets.seq2seq.number_task import NumberTask, Seq2SeqBatcher, make_pairs
-from llmwidgets.seq2seq.number_words import (
-    chinese_to_number,
-    english_to_number,
-    number_to_chinese,
-    number_to_english,
-)
+from llmwidgets.seq2seq.number_words import number_to_chinese, number_to_english
 from llmwidgets.seq2seq.rnn import AdditiveAttention, AttentionGRUSeq2Seq, GRUSeq2Seq
 from llmwidgets.seq2seq.transformer import (
     DecoderBlock,
@@ -33,12 +35,19 @@ from llmwidgets.seq2seq.transformer import (
     TransformerSeq2Seq,
     TransformerSeq2SeqConfig,
 )
-from llmwidgets.seq2seq.translation import score_translations, translate
+from llmwidgets.seq2seq.translation import (
+    LengthAccuracy,
+    accuracy_by_length,
+    score_translations,
+    translate,
+    translate_split,
+)
 
 __all__ = [
     "AdditiveAttention",
     "AttentionGRUSeq2Seq",
     "DecoderBlock",
+    "LengthAccuracy",
     "EncoderBlock",
     "GRUSeq2Seq",
     "MultiHeadAttention",
@@ -47,14 +56,18 @@ __all__ = [
     "Seq2SeqBatcher",
     "TransformerSeq2Seq",
     "TransformerSeq2SeqConfig",
+    "accuracy_by_length",
     "beam_search",
     "beam_search_steps",
     "chinese_to_number",
     "english_to_number",
     "greedy_decode",
     "make_pairs",
+    "make_splits",
     "number_to_chinese",
     "number_to_english",
+    "parse_number",
     "score_translations",
     "translate",
+    "translate_split",
 ]

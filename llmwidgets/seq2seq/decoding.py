@@ -6,6 +6,21 @@
 * :func:`beam_search` - beam search of a :class:`~llmwidgets.seq2seq.base.Seq2Seq` for one
   source (width 1 is greedy decoding, token for token).
 
+Length normalisation. A sum of log-probabilities only falls as a hypothesis grows, so
+beam search by raw score favours short outputs: a shorter wrong translation (一千五 for
+一千零五十) can beat the right one. The finished hypotheses are therefore ranked by
+``log p(Y) / lp(Y)`` with GNMT's length penalty (Wu et al. 2016, "Google's Neural Machine
+Translation System", arXiv:1609.08144, section 7)::
+
+    lp(Y) = ((5 + |Y|) / 6) ** alpha        # |Y|: tokens generated, <eos> included
+
+``alpha = 0`` is the raw score; :data:`LENGTH_PENALTY` = 0.6 (the value used with this
+formula by Tensor2Tensor and T5) is the default of :func:`beam_search` and
+:func:`~llmwidgets.seq2seq.translation.translate`. As in GNMT and Hugging Face's
+``generate``, the penalty changes the final ranking only, not which prefixes the search
+keeps. :func:`beam_search_steps`, the plain algorithm that notebook 5's exercise
+rebuilds, keeps the raw score by default.
+
 The models run in eval mode under ``torch.no_grad()`` and their modes are restored.
 """
 
@@ -20,7 +35,24 @@ from llmwidgets.core.validate import check_index, check_int, check_real
 from llmwidgets.nn.modes import eval_mode, model_device
 from llmwidgets.seq2seq.base import Seq2Seq
 
-__all__ = ["beam_search", "beam_search_steps", "greedy_decode"]
+__all__ = ["LENGTH_PENALTY", "beam_search", "beam_search_steps", "gnmt_penalty", "greedy_decode"]
+
+#: The default alpha of GNMT's length penalty in :func:`beam_search` and ``translate``.
+LENGTH_PENALTY = 0.6
+
+
+def gnmt_penalty(length: int, alpha: float) -> float:
+    """GNMT's ``lp = ((5 + length) / 6) ** alpha``: 1 for one token or ``alpha = 0``.
+
+    Args:
+        length: the tokens of a hypothesis, ``<eos>`` included (>= 0).
+        alpha: the strength; 0 leaves scores raw, larger values favour longer outputs.
+
+    Returns:
+        The divisor of the hypothesis's log-probability.
+    """
+    length = check_int("length", length, 0)
+    return ((5 + length) / 6) ** check_real("alpha", alpha)
 
 
 def _check_special_ids(model: Seq2Seq, bos: int, eos: int) -> None:
@@ -78,16 +110,18 @@ def beam_search_steps(
         bos, eos: the start and end ids.
         beam_width: k, the hypotheses kept after every step (k = 1 is greedy decoding).
         max_len: the most tokens generated (``<eos>`` included).
-        length_penalty: alpha in the final ranking ``score / len^alpha`` (0: raw log-prob).
+        length_penalty: alpha of GNMT's penalty in the final ranking, ``log p / lp``
+            with ``lp = ((5 + len) / 6) ** alpha``; 0 (the default here) ranks by log p.
 
     Returns:
-        Up to k ``(ids, log-prob)`` pairs, best first; ids exclude ``<bos>`` / ``<eos>``.
+        Up to k ``(ids, log-prob)`` pairs, best first by ``log-prob / lp``; the log-prob
+        is the raw sum; ids exclude ``<bos>`` / ``<eos>``.
         Finished hypotheses stay in the beam and compete with the unfinished ones; the
         search stops when all k are finished (or at ``max_len``).
     """
     k = check_int("beam_width", beam_width, 1)
     max_len = check_int("max_len", max_len, 1)
-    length_penalty = check_real("length_penalty", length_penalty)
+    alpha = check_real("length_penalty", length_penalty)
     beam: list[tuple[list[int], float, bool]] = [([], 0.0, False)]  # (ids, log-prob, done)
     for _ in range(max_len):
         alive = [h for h in beam if not h[2]]
@@ -103,21 +137,22 @@ def beam_search_steps(
         beam = sorted(candidates, key=lambda h: -h[1])[:k]  # stable: ties keep their order
 
     def rank(h: tuple[list[int], float, bool]) -> float:
-        return h[1] / (len(h[0]) + h[2]) ** length_penalty if length_penalty else h[1]
+        return h[1] / gnmt_penalty(len(h[0]) + h[2], alpha)  # <eos> counts as a token
 
     return [(h[0], h[1]) for h in sorted(beam, key=lambda h: -rank(h))]
 
 
 def beam_search(
     model: Seq2Seq, src: Tensor, bos: int, eos: int, beam_width: int, max_len: int,
-    length_penalty: float = 0.0,
+    length_penalty: float = LENGTH_PENALTY,
 ) -> list[tuple[list[int], float]]:  # fmt: skip
-    """Beam search of width k for one source.
+    """Beam search of width k for one source, length-normalised by default.
 
     Args:
         model: a :class:`~llmwidgets.seq2seq.base.Seq2Seq`.
         src: one source, (S,) or (1, S).
-        bos, eos, beam_width, max_len, length_penalty: as in :func:`beam_search_steps`.
+        bos, eos, beam_width, max_len: as in :func:`beam_search_steps`.
+        length_penalty: GNMT's alpha (default :data:`LENGTH_PENALTY`; 0 ranks by log p).
 
     Returns:
         See :func:`beam_search_steps`.

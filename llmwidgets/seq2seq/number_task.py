@@ -1,15 +1,19 @@
-"""Chapter 5's translation task: numbers 0..9999 as English words <-> Chinese numerals.
+"""Chapter 5's translation task: numbers as English words <-> Chinese numerals.
 
 A small, real translation task whose every pair is known to be right, so accuracy is
-exact. The number words and their grammar are :mod:`~llmwidgets.seq2seq.number_words`;
-this module turns them into data:
+exact. The number words are :mod:`~llmwidgets.seq2seq.number_words` (0..10^8) and their
+grammar :mod:`~llmwidgets.seq2seq.number_parser`; this module turns them into data:
 
-* :func:`make_splits` holds out whole *ranges* of numbers (blocks of 100 above 1000), so
-  the test set measures generalisation to combinations never seen in training;
-* :class:`Vocab` and :class:`NumberTask` turn text into ids and back. ``encode_source``
-  refuses, with the reason, any input that is not a number of the task (unknown words,
-  over-long input, and anything outside the grammar, e.g. "ten thousand" or "twenty
-  one"), so a model is never asked to translate what it cannot have learned;
+* :class:`NumberTask` is one direction over a range: 0..9999 by default (every number,
+  as the notebook's CPU runs need), or up to 10^8 with ``max_number`` for a harder task
+  whose long inputs tell the models apart. Its splits hold out whole ranges of numbers
+  (:mod:`~llmwidgets.seq2seq.number_splits`), so the test set measures generalisation;
+  a large range trains on a sample of its numbers, spread evenly over digit counts;
+* :class:`Vocab` and :meth:`NumberTask.encode_source` turn text into ids. The source is
+  refused, with the reason, unless it is a number of the task (unknown words, over-long
+  input, anything outside the grammar or the task's range, e.g. "ten thousand" for
+  0..9999, or "twenty one"), so a model is never asked to translate what it cannot
+  have learned;
 * :func:`encode_pairs` pads a batch (``<pad>`` in inputs, ``IGNORE = -100`` in targets)
   and builds the teacher-forcing pair ``tgt_in = <bos> + y``, ``tgt_out = y + <eos>``;
 * :class:`Seq2SeqBatcher` gives :class:`llmwidgets.Trainer` batches ``((src, tgt_in),
@@ -18,7 +22,7 @@ this module turns them into data:
 
 from __future__ import annotations
 
-import random
+import itertools
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -26,18 +30,20 @@ from typing import Any
 import torch
 from torch import Tensor
 
-from llmwidgets.core.validate import check_choice, check_index, check_int
+from llmwidgets.core.validate import check_choice, check_index, check_int, check_optional_int
+from llmwidgets.seq2seq.number_parser import parse_number
+from llmwidgets.seq2seq.number_splits import held_out_blocks, make_splits
 from llmwidgets.seq2seq.number_words import (  # noqa: F401 (number_to_*: old import path)
     MAX_NUMBER,
     detokenize,
     number_to_chinese,
     number_to_english,
-    parse_number,
     render,
     tokenize,
 )
 
 __all__ = [
+    "DEFAULT_TRAIN_SIZE",
     "IGNORE",
     "NumberTask",
     "Seq2SeqBatcher",
@@ -52,39 +58,20 @@ __all__ = [
 IGNORE = -100
 SPECIALS = ("<pad>", "<bos>", "<eos>")  # ids 0, 1, 2 in every vocabulary
 DIRECTIONS = ("en-zh", "zh-en")
-
-
-def make_splits(
-    seed: int = 0, n_test_blocks: int = 3, n_val_blocks: int = 2, block: int = 100
-) -> dict[str, list[int]]:
-    """Train / val / test numbers, holding out whole blocks of ``block`` numbers >= 1000.
-
-    Numbers below 1000 always train (they are the vocabulary of the task); the blocks are
-    drawn from 1000..9999 by ``random.Random(seed)``, so a held-out block such as
-    2300..2399 means "two thousand three hundred ..." / 二千三百 is never seen in training.
-
-    Returns:
-        ``{"train": [...], "val": [...], "test": [...]}``, sorted lists of ints.
-    """
-    check_int("seed", seed, 0)
-    block = check_int("block", block, 1)
-    starts = list(range(1000, MAX_NUMBER + 1, block))
-    n_held = check_int("n_test_blocks", n_test_blocks, 1) + check_int(
-        "n_val_blocks", n_val_blocks, 0
-    )
-    if n_held >= len(starts):
-        raise ValueError(f"{n_held} held-out blocks leave none of the {len(starts)} to train on")
-    chosen = random.Random(seed).sample(starts, n_held)
-    blocks = {"test": chosen[:n_test_blocks], "val": chosen[n_test_blocks:]}
-    split = {n: name for name, s in blocks.items() for b in s for n in range(b, b + block)}
-    out: dict[str, list[int]] = {"train": [], "val": [], "test": []}
-    for n in range(MAX_NUMBER + 1):
-        out[split.get(n, "train")].append(n)
-    return out
+#: The training sample of a task whose range has more training numbers than this.
+DEFAULT_TRAIN_SIZE = 50_000
 
 
 def make_pairs(numbers: Iterable[int], direction: str = "en-zh") -> list[tuple[str, str]]:
-    """``(source text, target text)`` for each number; ``direction`` "en-zh" or "zh-en"."""
+    """``(source text, target text)`` for each number; ``direction`` "en-zh" or "zh-en".
+
+    Args:
+        numbers: ints in 0..10^8.
+        direction: "en-zh" or "zh-en".
+
+    Returns:
+        The pairs, in the order of ``numbers``.
+    """
     src, tgt = check_choice("direction", direction, DIRECTIONS).split("-")
     return [(render(n, src), render(n, tgt)) for n in numbers]
 
@@ -169,43 +156,89 @@ def encode_pairs(
     return Seq2SeqData(src, tgt_in, tgt_out)
 
 
+def _longest_forms(max_number: int) -> list[int]:
+    """Numbers whose words hold every token and every length of 0..max_number.
+
+    The length of a number's words depends only on which digits are 0, 1 or more (a
+    digit 2..9 is one word or character, and so is 2), so the numbers of digits 0, 1, 2
+    up to ``max_number`` reach the longest form; 0..9999 add every digit word.
+    """
+    small = range(min(max_number, 9999) + 1)
+    digits = len(str(max_number))
+    patterns = (p for d in range(1, digits + 1) for p in itertools.product("012", repeat=d))
+    forms = {int("".join(p)) for p in patterns}
+    return sorted({*small, *(n for n in forms if n <= max_number), max_number})
+
+
 class NumberTask:
-    """The task in one direction: vocabularies, encoding and the datasets of a split.
+    """The task in one direction over 0..``max_number``: vocabularies, encoding, datasets.
 
     Args:
         direction: "en-zh" (English words -> Chinese numerals) or "zh-en".
-        seed: seed of :func:`make_splits`.
+        seed: seed of the held-out ranges and the samples (:func:`make_splits`).
+        max_number: the end of the range, 9999 (the default) .. 10^8 (一亿).
+        train_size: ``None`` for every training number when there are at most
+            :data:`DEFAULT_TRAIN_SIZE` (as for 0..9999), else a sample of that many; an int
+            for a sample of that many. Samples are spread evenly over digit counts.
+        eval_size: the most val and test numbers per digit count (all when fewer; 0..9999
+            has 200 and 300, all of them).
+
+    The vocabularies hold the words of the range only, and ``max_src_len`` /
+    ``max_tgt_len`` are its longest forms (8 and 7 tokens for 0..9999, 17 and 15 for
+    0..10^8), the width of every dataset.
     """
 
-    def __init__(self, direction: str = "en-zh", seed: int = 0) -> None:
+    def __init__(
+        self, direction: str = "en-zh", seed: int = 0, max_number: int = 9999,
+        train_size: int | None = None, eval_size: int = 300,
+    ) -> None:  # fmt: skip
         self.direction = check_choice("direction", direction, DIRECTIONS)
         self.seed = check_int("seed", seed, 0)
+        self.max_number = check_int("max_number", max_number, 9999, MAX_NUMBER)
+        train_size = check_optional_int("train_size", train_size, 1)
+        self.eval_size = check_int("eval_size", eval_size, 1)
         self.src_lang, self.tgt_lang = direction.split("-")
-        self.splits = make_splits(seed)
-        src = [tokenize(render(n, self.src_lang), self.src_lang) for n in range(MAX_NUMBER + 1)]
-        tgt = [tokenize(render(n, self.tgt_lang), self.tgt_lang) for n in range(MAX_NUMBER + 1)]
+        self.held_out = held_out_blocks(seed, max_number=self.max_number)
+        held = sum(len(r) for ranges in self.held_out.values() for r in ranges)
+        if train_size is None and self.max_number + 1 - held > DEFAULT_TRAIN_SIZE:
+            train_size = DEFAULT_TRAIN_SIZE
+        self.train_size = train_size
+        self.splits = make_splits(seed, max_number=self.max_number, train_size=train_size,
+                                  eval_size=self.eval_size)  # fmt: skip
+        forms = _longest_forms(self.max_number)
+        src = [tokenize(render(n, self.src_lang), self.src_lang) for n in forms]
+        tgt = [tokenize(render(n, self.tgt_lang), self.tgt_lang) for n in forms]
         self.src_vocab = Vocab(t for tokens in src for t in tokens)
         self.tgt_vocab = Vocab(t for tokens in tgt for t in tokens)
         self.max_src_len = max(map(len, src))
         self.max_tgt_len = max(map(len, tgt))
 
+    def __repr__(self) -> str:
+        sizes = ", ".join(f"{name} {len(numbers)}" for name, numbers in self.splits.items())
+        return f"NumberTask({self.direction!r}, 0..{self.max_number}: {sizes})"
+
     def encode_source(self, text: str) -> list[int]:
         """Ids of a source text that is a number of the task.
+
+        Args:
+            text: a number of the task in the source language.
+
+        Returns:
+            Its token ids (without ``<bos>`` / ``<eos>``).
 
         Raises:
             ValueError: for empty input, unknown characters or words, input longer than
                 any number of the task, or input outside the task's grammar or range
-                ("ten thousand", "twenty one", 一千五 ...), each with the reason.
+                ("ten thousand" for 0..9999, "twenty one", 一千五 ...), each with the reason.
         """
         tokens = tokenize(text, self.src_lang)
         if len(tokens) > self.max_src_len:
             raise ValueError(
                 f"the input has {len(tokens)} tokens, more than the {self.max_src_len} of the "
-                f"longest number the model was trained on ({MAX_NUMBER})"
+                f"longest number of the task (0..{self.max_number})"
             )
-        ids = self.src_vocab.encode(tokens)
-        parse_number(text, self.src_lang)  # the grammar: refuse what is not a number
-        return ids
+        parse_number(text, self.src_lang, self.max_number)  # refuse what is not a number
+        return self.src_vocab.encode(tokens)
 
     def decode_target(self, ids: Iterable[int]) -> str:
         """The target text of ``ids`` (see :meth:`Vocab.decode`; bad ids raise)."""

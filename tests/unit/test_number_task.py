@@ -1,18 +1,18 @@
-"""The number-translation task: hand-written pairs, the grammar, splits, vocabularies,
-batches, bad input.
-
-The oracles here (``zh_to_int`` from tests/_helpers.py, shared with tests/checks, and
-``parse_english``) are written independently of the package's readers in ``number_words``.
+"""The number-translation task: splits, vocabularies, batches, bad input, over 0..9999
+and over 0..10^8. The number words themselves: test_number_words.py.
 """
 
 from __future__ import annotations
 
 import functools
+from collections import Counter
 
 import pytest
 import torch
 from _helpers import zh_to_int
 
+from llmwidgets.seq2seq import number_parser as npar
+from llmwidgets.seq2seq import number_splits as ns
 from llmwidgets.seq2seq import number_task as tr
 from llmwidgets.seq2seq import number_words as nw
 from llmwidgets.seq2seq import translation
@@ -20,104 +20,15 @@ from llmwidgets.seq2seq.rnn import GRUSeq2Seq
 
 
 @functools.cache
-def cached_task(direction: str) -> tr.NumberTask:
-    return tr.NumberTask(direction)
-
-
-HAND = {
-    0: ("zero", "零"),
-    7: ("seven", "七"),
-    10: ("ten", "十"),
-    11: ("eleven", "十一"),
-    19: ("nineteen", "十九"),
-    20: ("twenty", "二十"),
-    21: ("twenty-one", "二十一"),
-    40: ("forty", "四十"),
-    99: ("ninety-nine", "九十九"),
-    100: ("one hundred", "一百"),
-    101: ("one hundred and one", "一百零一"),
-    105: ("one hundred and five", "一百零五"),
-    110: ("one hundred and ten", "一百一十"),
-    111: ("one hundred and eleven", "一百一十一"),
-    312: ("three hundred and twelve", "三百一十二"),
-    1000: ("one thousand", "一千"),
-    1001: ("one thousand and one", "一千零一"),
-    1005: ("one thousand and five", "一千零五"),
-    1010: ("one thousand and ten", "一千零一十"),
-    1011: ("one thousand and eleven", "一千零一十一"),
-    1100: ("one thousand one hundred", "一千一百"),
-    1110: ("one thousand one hundred and ten", "一千一百一十"),
-    2050: ("two thousand and fifty", "二千零五十"),
-    2222: ("two thousand two hundred and twenty-two", "二千二百二十二"),
-    5000: ("five thousand", "五千"),
-    9009: ("nine thousand and nine", "九千零九"),
-    9090: ("nine thousand and ninety", "九千零九十"),
-    9900: ("nine thousand nine hundred", "九千九百"),
-    9999: ("nine thousand nine hundred and ninety-nine", "九千九百九十九"),
-}
-
-
-@pytest.mark.parametrize("n", HAND)
-def test_hand_written_pairs(n):
-    assert nw.number_to_english(n) == HAND[n][0]
-    assert nw.number_to_chinese(n) == HAND[n][1]
-    assert tr.make_pairs([n], "en-zh") == [HAND[n]]
-    assert tr.make_pairs([n], "zh-en") == [HAND[n][::-1]]
-
-
-ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen "
-    "fourteen fifteen sixteen seventeen eighteen nineteen"
-).split()
-TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
-
-
-def parse_english(text: str) -> int:
-    small = dict(zip(ONES, range(20), strict=True))
-    tens = {w: 10 * i for i, w in enumerate(TENS) if w != "_"}
-    total = current = 0
-    for word in text.replace("-", " ").split():
-        if word in small:
-            current += small[word]
-        elif word in tens:
-            current += tens[word]
-        elif word == "hundred":
-            current *= 100
-        elif word == "thousand":
-            total, current = total + current * 1000, 0
-        else:
-            assert word == "and"
-    return total + current
-
-
-def test_every_number_round_trips_and_follows_the_rules():
-    seen_en, seen_zh = set(), set()
-    for n in range(nw.MAX_NUMBER + 1):
-        en, zh = nw.number_to_english(n), nw.number_to_chinese(n)
-        assert zh_to_int(zh) == n and parse_english(en) == n, n
-        seen_en.add(en)
-        seen_zh.add(zh)
-        if n:
-            assert not zh.endswith("零") and "零零" not in zh, zh  # one 零, never trailing
-        assert zh.startswith("一十") is False  # 10..19 drop the leading 一
-        # British "and" before the last two digits, and only there
-        assert (" and " in en) == (n >= 100 and n % 100 != 0), en
-    assert len(seen_en) == len(seen_zh) == nw.MAX_NUMBER + 1  # one-to-one
-
-
-@pytest.mark.parametrize("bad", [-1, 10000, 3.0, "12", True, None])
-def test_numbers_out_of_range_are_refused(bad):
-    with pytest.raises(ValueError, match="number must be an int"):
-        nw.number_to_chinese(bad)
-    with pytest.raises(ValueError, match="number must be an int"):
-        nw.number_to_english(bad)
+def cached_task(direction: str, max_number: int = 9999) -> tr.NumberTask:
+    return tr.NumberTask(direction, max_number=max_number)
 
 
 def test_splits_hold_out_whole_ranges_deterministically():
     a, b, c = tr.make_splits(0), tr.make_splits(0), tr.make_splits(1)
     assert a == b and a != c
     everything = sorted(a["train"] + a["val"] + a["test"])
-    assert everything == list(range(nw.MAX_NUMBER + 1))
+    assert everything == list(range(10_000))
     assert len(a["test"]) == 300 and len(a["val"]) == 200
     assert all(n < 1000 or n in a["train"] for n in range(1000))  # the building blocks train
     for name in ("val", "test"):
@@ -129,11 +40,7 @@ def test_splits_hold_out_whole_ranges_deterministically():
         tr.make_splits(0, n_test_blocks=80, n_val_blocks=20)
 
 
-def test_tokenize_detokenize_and_vocab():
-    assert nw.tokenize("Twenty-One ", "en") == ["twenty", "-", "one"]
-    assert nw.detokenize(["twenty", "-", "one"], "en") == "twenty-one"
-    assert nw.tokenize("一 百零五", "zh") == ["一", "百", "零", "五"]
-    assert nw.detokenize(["一", "百"], "zh") == "一百"
+def test_vocab():
     v = tr.Vocab(["b", "a", "b"])
     assert v.itos == ["<pad>", "<bos>", "<eos>", "a", "b"] and len(v) == 5
     assert v.encode(["a", "b"]) == [3, 4]
@@ -188,13 +95,20 @@ def test_datasets_share_one_width_and_decode_back():
         ("en-zh", "fourty-two", "unknown word 'fourty' at position 0"),
         ("en-zh", "one two three four five six seven eight nine", "9 tokens, more than the 8"),
         ("zh-en", "三百a", "unknown character 'a' at position 2"),
-        ("zh-en", "两百", "unknown character '两'"),
+        ("zh-en", "两百", "unknown character '两' at position 0: .*every 2 as 二"),
         ("zh-en", "一" * 9, "9 tokens, more than the 7"),
         # Outside the task's grammar or range: refused with the reason, as a parser would.
-        ("en-zh", "ten thousand", "would make 10 thousand, but the numbers of the task end at"),
+        (
+            "en-zh",
+            "ten thousand",
+            r"\(0\.\.9999\): 'thousand' at position 1 would make 10 "
+            "thousand, but the numbers of the task end at 9999",
+        ),  # fmt: skip
+        ("en-zh", "one million", "'million' at position 1 would make 1 million"),
         ("en-zh", "eleven thousand", "would make 11 thousand"),
         ("en-zh", "ninety-nine thousand", "would make 99 thousand"),
         ("en-zh", "twelve hundred", "the task writes 1200 as 'one thousand two hundred'"),
+        ("en-zh", "one hundred five thousand", "'and' is missing before 'five' at position 2"),
         ("en-zh", "twenty one", "'one' at position 1 after 'twenty' needs a hyphen: 'twenty-one'"),
         ("en-zh", "zero zero", "'zero' at position 0 is only the number 0 on its own"),
         ("en-zh", "and and and", "'and' at position 0 must come after 'hundred' or 'thousand'"),
@@ -204,9 +118,9 @@ def test_datasets_share_one_width_and_decode_back():
         ("en-zh", "one hundred five", "'and' is missing before 'five' at position 2"),
         ("en-zh", "three hundred and", "the input ends after 'and'"),
         ("en-zh", "one thousand and one hundred", "'hundred' at position 4 comes after 'and'"),
-        ("en-zh", "two hundred one thousand", "'thousand' at position 3 is out of order"),
+        ("en-zh", "two thousand one million", "'million' at position 3 is out of order"),
         ("en-zh", "hundred", "'hundred' at position 0 needs a digit one..nine before it"),
-        ("zh-en", "一十五", "10..19 are written without 一"),
+        ("zh-en", "一十五", "a leading 一十 is written 十"),
         ("zh-en", "一千五", "skips a place without 零: the task writes 1005 as 一千零五 and 1500"),
         ("zh-en", "零零", "零 at position 0: only the number 0 itself starts with 零"),
         ("zh-en", "二千零零五", "零 at position 3 repeats 零"),
@@ -215,7 +129,9 @@ def test_datasets_share_one_width_and_decode_back():
         ("zh-en", "九九", "九 at position 1 follows the digit 九"),
         ("zh-en", "百", "百 at position 0 needs a digit 一..九 before it"),
         ("zh-en", "五十五十", "五十 at position 2 is out of order"),
-        ("zh-en", "一万", "unknown character '万' at position 1: .*the numbers of the task end"),
+        ("zh-en", "一万", r"\(0\.\.9999\): 万 at position 1 would make 10000, but the numbers"),
+        ("zh-en", "一万五", "skips a place without 零: the task writes 10005 as 一万零五"),
+        ("zh-en", "一亿", "亿 at position 1 would make 100000000, but the numbers of the task"),
     ],
 )
 def test_bad_input_gives_clear_value_errors(direction, text, message):
@@ -226,7 +142,7 @@ def test_bad_input_gives_clear_value_errors(direction, text, message):
     with pytest.raises(ValueError, match=message):  # never a confident wrong translation
         translation.translate(model, task, text)
     with pytest.raises(ValueError):  # the reader refuses it too (long input for its grammar)
-        nw.parse_number(text, task.src_lang)
+        npar.parse_number(text, task.src_lang, task.max_number)
 
 
 def test_translate_returns_text_for_good_input_even_untrained():
@@ -270,46 +186,6 @@ def test_score_translations():
         translation.score_translations(["a"], ["a", "b"], "en")
 
 
-# ----------------------------------------------------------- the grammar of the task
-
-
-def candidates() -> set[str]:
-    """Near misses of the task's own forms, built by hand-written edits."""
-    out = set()
-    for n in list(range(0, 130)) + list(range(990, 1130)) + [2050, 5005, 9999, 7777]:
-        en, zh = nw.number_to_english(n), nw.number_to_chinese(n)
-        out |= {en.replace(" and ", " "), en.replace("-", " "), en + " thousand", "one " + en}
-        out |= {en.replace("one thousand", "ten hundred"), en.replace("hundred", "hundred and")}
-        out |= {"一" + zh, zh.replace("零", ""), zh + "零", zh.replace("零", "零零"), zh + "十"}
-    return out
-
-
-def test_the_readers_accept_exactly_the_task_s_forms():
-    english = {nw.number_to_english(n): n for n in range(nw.MAX_NUMBER + 1)}
-    chinese = {nw.number_to_chinese(n): n for n in range(nw.MAX_NUMBER + 1)}
-    for text in sorted(candidates()):
-        for lang, forms, read in (
-            ("en", english, nw.english_to_number),
-            ("zh", chinese, nw.chinese_to_number),
-        ):
-            if not text.strip() or (lang == "zh") != ("\u4e00" <= text[0] <= "\u9fff"):
-                continue
-            if text in forms:
-                assert read(text) == forms[text], text
-            else:
-                with pytest.raises(ValueError, match="not a number of the task"):
-                    read(text)
-
-
-def test_the_readers_invert_the_writers_checked_by_the_oracles():
-    for n in range(nw.MAX_NUMBER + 1):
-        en, zh = nw.number_to_english(n), nw.number_to_chinese(n)
-        assert nw.english_to_number(en) == parse_english(en) == n
-        assert nw.chinese_to_number(zh) == zh_to_int(zh) == n
-    assert nw.english_to_number("  Twenty-One ") == 21
-    assert nw.chinese_to_number("三 百 一十二") == 312
-
-
 @pytest.mark.parametrize(
     "ids, message",
     [
@@ -336,3 +212,106 @@ def test_translate_checks_its_settings():
     with pytest.raises(ValueError, match="task must be a NumberTask, got str"):
         translation.translate(model, "en-zh", "twelve")
     assert len(translation.translate(model, task, "twelve", max_len=1)) <= 1
+
+
+# ------------------------------------------------------------- a harder task: 0..10^8
+
+
+def test_held_out_blocks_share_two_leading_digits_at_every_length():
+    held = ns.held_out_blocks(0, max_number=10**8)
+    assert held == ns.held_out_blocks(0, max_number=10**8)
+    assert held["test"][:3] == ns.held_out_blocks(0)["test"]  # 0..9999's blocks first
+    by_digits = Counter((len(str(r.start)), name) for name, rs in held.items() for r in rs)
+    assert by_digits == {(d, name): k for d in range(4, 9) for name, k in (("test", 3), ("val", 2))}
+    for r in held["test"] + held["val"]:
+        d = len(str(r.start))
+        assert len(r) == 10 ** (d - 2) and r.start % len(r) == 0  # e.g. 23000000..23999999
+        assert len(str(r.stop - 1)) == d
+    with pytest.raises(ValueError, match="max_number must be an int in"):
+        ns.held_out_blocks(0, max_number=10**8 + 1)
+
+
+def test_even_shares_fill_small_digit_counts_first():
+    assert ns._even_shares([10, 90, 900, 8500, 85000], 1000) == [10, 90, 300, 300, 300]
+    assert ns._even_shares([10, 90, 900], 100) == [10, 45, 45]
+    assert ns._even_shares([5, 5], 10) == [5, 5]
+    assert sum(ns._even_shares([3, 70, 70, 70], 100)) == 100
+
+
+def test_training_sample_is_even_over_digit_counts_and_avoids_held_out_ranges():
+    splits = ns.make_splits(0, max_number=10**8, train_size=20_000, eval_size=50)
+    assert splits == ns.make_splits(0, max_number=10**8, train_size=20_000, eval_size=50)
+    train = splits["train"]
+    assert len(train) == len(set(train)) == 20_000 and train == sorted(train)
+    digits = Counter(len(str(n)) for n in train)
+    assert digits[1] == 10 and digits[2] == 90 and digits[3] == 900 and digits[9] == 1
+    rest = [digits[d] for d in range(4, 9)]
+    assert max(rest) - min(rest) <= 1 and sum(rest) == 20_000 - 1001  # 3,800 each
+    held = ns.held_out_blocks(0, max_number=10**8)
+    for name in ("val", "test"):
+        numbers = splits[name]
+        assert all(any(n in r for r in held[name]) for n in numbers)
+        assert Counter(len(str(n)) for n in numbers) == {d: 50 for d in range(4, 9)}
+    assert not set(train) & (set(splits["val"]) | set(splits["test"]))
+    with pytest.raises(ValueError, match="too many to list: give train_size"):
+        ns.make_splits(0, max_number=10**7)
+    with pytest.raises(ValueError, match="train_size=99999 but 0..99999 has 94500 training"):
+        ns.make_splits(0, max_number=99_999, train_size=99_999)
+
+
+def test_a_task_up_to_10_8():
+    task = tr.NumberTask("en-zh", max_number=10**8, train_size=2000, eval_size=20)
+    assert task.max_number == 10**8 and len(task.splits["train"]) == 2000
+    assert "万" in task.tgt_vocab.stoi and "亿" in task.tgt_vocab.stoi
+    assert "million" in task.src_vocab.stoi and len(task.src_vocab) == 35 + 1
+    assert len(task.tgt_vocab) == 16 + 2
+    # 77777777: seventy - seven million seven hundred and seventy - seven thousand ...
+    assert task.max_src_len == 17 and task.max_tgt_len == 15
+    longest = max(task.splits["train"] + task.splits["test"], key=lambda n: len(str(n)))
+    assert len(nw.tokenize(nw.number_to_english(longest), "en")) <= task.max_src_len
+    data = task.dataset("test")
+    assert data.src.shape == (100, 17) and data.tgt_in.shape == (100, 16)
+    src, tgt = task.pairs("test")[-1]
+    assert zh_to_int(tgt) == task.splits["test"][-1]
+    assert task.encode_source(src) == [i for i in data.src[-1].tolist() if i]
+    assert task.decode_target(data.tgt_out[-1].clamp(min=0).tolist()) == tgt
+    assert task.encode_source("one hundred million") == task.src_vocab.encode(
+        ["one", "hundred", "million"]
+    )
+    assert "0..100000000: train 2000, val 100, test 100" in repr(task)
+    reverse = tr.NumberTask("zh-en", max_number=10**8, train_size=2000, eval_size=20)
+    assert reverse.max_src_len == 15 and reverse.max_tgt_len == 17
+    text = "二千零三十万零四百"
+    assert reverse.encode_source(text) == reverse.src_vocab.encode(list(text))
+
+
+def test_default_sizes_and_bad_settings_of_a_task():
+    small = cached_task("en-zh")
+    assert small.max_number == 9999 and small.train_size is None
+    listed = tr.NumberTask("en-zh", max_number=49_999)  # 50,000 - 500 - 5,000 train: all
+    assert listed.train_size is None and len(listed.splits["train"]) == 44_500
+    sampled = tr.NumberTask("zh-en", max_number=99_999)  # 94,500: a sample
+    assert sampled.train_size == tr.DEFAULT_TRAIN_SIZE == len(sampled.splits["train"])
+    for kwargs, message in [
+        ({"max_number": 999}, r"max_number must be an int in \[9999, 100000000\], got 999"),
+        ({"max_number": 10**9}, "max_number must be an int in"),
+        ({"train_size": 0}, r"train_size must be an int >= 1, got 0 \(or None\)"),
+        ({"eval_size": 0}, "eval_size must be an int >= 1, got 0"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            tr.NumberTask("en-zh", **kwargs)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("one hundred million and one", "it is 100000001, but the numbers of the task end at"),
+        ("two hundred million", "'million' at position 2 would make 200 million"),
+        ("one million and five thousand", "'and' at position 2 comes before 'thousand'"),
+        ("seven " * 18, "18 tokens, more than the 17"),
+    ],
+)
+def test_a_task_up_to_10_8_refuses_what_is_not_one_of_its_numbers(text, message):
+    task = cached_task("en-zh", 10**8)
+    with pytest.raises(ValueError, match=message):
+        task.encode_source(text)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections import Counter
 
 import pytest
 import torch
@@ -22,7 +23,7 @@ from llmwidgets.seq2seq.transformer import (
     TransformerSeq2Seq,
     TransformerSeq2SeqConfig,
 )
-from llmwidgets.seq2seq.translation import translate
+from llmwidgets.seq2seq.translation import accuracy_by_length, translate, translate_split
 
 V_SRC, V_TGT, BOS, EOS = 11, 9, 1, 2
 
@@ -302,6 +303,124 @@ def test_length_penalty_and_bad_settings():
         decoding.beam_search_steps(step, BOS, EOS, 0, 4)
     with pytest.raises(ValueError, match="max_len"):
         decoding.beam_search_steps(step, BOS, EOS, 2, 0)
+
+
+# The shorter wrong hypothesis wins on raw log-probability: "a" <eos> has
+# log(0.9 * 0.4) = -1.022 and the right "a b b" <eos> log(0.9 * 0.55 * 0.95 * 0.75) =
+# -1.036. GNMT's penalty divides by ((5 + 2) / 6) ** 0.6 = 1.097 and ((5 + 4) / 6) ** 0.6 =
+# 1.275: -0.931 against -0.812, so the longer one wins once normalised.
+SHORT_WINS_RAW = {
+    (): [0.0, 0.0, 0.05, 0.9, 0.05],
+    (3,): [0.0, 0.0, 0.4, 0.05, 0.55],
+    (3, 4): [0.0, 0.0, 0.03, 0.02, 0.95],
+    (3, 4, 4): [0.0, 0.0, 0.75, 0.125, 0.125],
+}
+
+
+def test_gnmt_penalty():
+    assert decoding.gnmt_penalty(1, 0.6) == 1.0 and decoding.gnmt_penalty(9, 0.0) == 1.0
+    assert decoding.gnmt_penalty(7, 1.0) == 2.0
+    assert decoding.gnmt_penalty(4, 0.6) == pytest.approx(1.5**0.6)
+    assert decoding.LENGTH_PENALTY == 0.6
+    with pytest.raises(ValueError, match="alpha must be a finite number"):
+        decoding.gnmt_penalty(3, float("nan"))
+
+
+def test_length_normalisation_prefers_the_longer_right_hypothesis():
+    step = table_step(SHORT_WINS_RAW, 5)
+    raw = decoding.beam_search_steps(step, BOS, EOS, 2, 6)
+    assert [ids for ids, _ in raw] == [[3], [3, 4, 4]]  # raw log p: the short one first
+    assert raw[0][1] == pytest.approx(math.log(0.9 * 0.4))
+    assert raw[1][1] == pytest.approx(math.log(0.9 * 0.55 * 0.95 * 0.75))
+    normalised = decoding.beam_search_steps(step, BOS, EOS, 2, 6, length_penalty=0.6)
+    assert [ids for ids, _ in normalised] == [[3, 4, 4], [3]]
+    assert normalised[0][1] == raw[1][1]  # the scores returned stay raw log-probabilities
+    # where the beam keeps the same hypotheses, alpha = 0 is the raw ranking
+    assert decoding.beam_search_steps(step, BOS, EOS, 2, 6, length_penalty=0.0) == raw
+
+
+class TableModel(Seq2Seq):
+    """A Seq2Seq whose next-token probabilities come from a table of prefixes; the table's
+    token ids 3 and 4 are mapped to ``ids``."""
+
+    def __init__(self, src_vocab: int, tgt_vocab: int, table: dict, ids: tuple[int, int]):
+        super().__init__(src_vocab, tgt_vocab)
+        self.table, self.ids = table, ids
+
+    def _encode(self, src, mask):
+        return {"mask": mask}
+
+    def _decode(self, memory, tgt_in, return_attention):
+        back = {self.ids[0]: 3, self.ids[1]: 4}
+        out = torch.full((*tgt_in.shape, self.tgt_vocab_size), -30.0)
+        for b, row in enumerate(tgt_in.tolist()):
+            for t in range(len(row)):
+                prefix = tuple(back.get(i, -1) for i in row[1 : t + 1])
+                probs = self.table.get(prefix, [0.0, 0.0, 1.0, 0.0, 0.0])
+                for table_id, target_id in ((2, EOS), (3, self.ids[0]), (4, self.ids[1])):
+                    if probs[table_id] > 0:
+                        out[b, t, target_id] = math.log(probs[table_id])
+        return out
+
+
+def test_translate_uses_length_normalised_beam_search_by_default():
+    task = NumberTask("en-zh")
+    one, zero = task.tgt_vocab.stoi["一"], task.tgt_vocab.stoi["零"]
+    model = TableModel(len(task.src_vocab), len(task.tgt_vocab), SHORT_WINS_RAW, (one, zero))
+    assert translate(model, task, "twelve") == "一零零"  # greedy: 0.9, then 0.55 over 0.4
+    assert translate(model, task, "twelve", beam_width=2) == "一零零"  # normalised
+    assert translate(model, task, "twelve", beam_width=2, length_penalty=0.0) == "一"
+    src = torch.tensor(task.encode_source("twelve"))
+    assert decoding.beam_search(model, src, BOS, EOS, 2, 6)[0][0] == [one, zero, zero]
+    with pytest.raises(ValueError, match="length_penalty must be a finite number"):
+        translate(model, task, "twelve", beam_width=2, length_penalty=float("inf"))
+
+
+class OracleModel(Seq2Seq):
+    """Translates the sources it was given right when their number has at most
+    ``max_digits`` digits, and answers <eos> at once for longer ones."""
+
+    def __init__(self, task: NumberTask, split: str, max_digits: int):
+        super().__init__(len(task.src_vocab), len(task.tgt_vocab))
+        data = task.dataset(split)
+        self.answers = {}
+        for n, src, tgt in zip(task.splits[split], data.src.tolist(), data.tgt_out.tolist(),
+                               strict=True):  # fmt: skip
+            self.answers[tuple(src)] = tgt if len(str(n)) <= max_digits else [EOS]
+
+    def _encode(self, src, mask):
+        return {"src": src}
+
+    def _decode(self, memory, tgt_in, return_attention):
+        out = torch.zeros(*tgt_in.shape, self.tgt_vocab_size)
+        for b, src in enumerate(memory["src"].tolist()):
+            answer = self.answers[tuple(src)]
+            for t in range(tgt_in.shape[1]):
+                tok = answer[t] if t < len(answer) and answer[t] >= 0 else EOS
+                out[b, t, tok] = 10.0
+        return out
+
+
+def test_accuracy_by_length_counts_right_answers_per_length():
+    task = NumberTask("en-zh", max_number=999_999, eval_size=12)
+    model = OracleModel(task, "test", max_digits=5)
+    for beam_width in (1, 3):
+        result = accuracy_by_length(model, task, beam_width=beam_width, batch_size=7)
+        assert result.by == "digits" and result.beam_width == beam_width
+        assert result.lengths == [4, 5, 6] and result.count == [12, 12, 12]
+        assert result.accuracy == [100.0, 100.0, 0.0]
+        assert result.overall == pytest.approx(200 / 3)
+    hyps = translate_split(model, task, "test")
+    assert hyps[:12] == [t for _, t in task.pairs("test")[:12]] and hyps[-1] == ""
+    by_tokens = accuracy_by_length(model, task, by="tokens")
+    lengths = Counter(len(s.replace("-", " - ").split()) for s, _ in task.pairs("test"))
+    assert by_tokens.lengths == sorted(lengths)
+    assert by_tokens.count == [lengths[k] for k in sorted(lengths)]
+    assert sum(by_tokens.count) == 36 and by_tokens.overall == pytest.approx(200 / 3)
+    with pytest.raises(ValueError, match=r"by must be one of \('digits', 'tokens'\)"):
+        accuracy_by_length(model, task, by="chars")
+    with pytest.raises(ValueError, match="split must be one of"):
+        accuracy_by_length(model, task, split="dev")
 
 
 @pytest.mark.parametrize("kind", KINDS)
