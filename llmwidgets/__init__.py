@@ -49,7 +49,7 @@ from llmwidgets.seq2seq.number_task import NumberTask
 from llmwidgets.seq2seq.number_words import number_to_chinese, number_to_english
 from llmwidgets.seq2seq.rnn import AttentionGRUSeq2Seq, GRUSeq2Seq
 from llmwidgets.seq2seq.transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
-from llmwidgets.seq2seq.translation import translate
+from llmwidgets.seq2seq.translation import accuracy_by_length, translate
 from llmwidgets.text.tokenizers import (
     CharTokenizer,
     SentencePieceTokenizer,
@@ -103,6 +103,7 @@ for _old, _new in _MOVED.items():
 del _old, _new
 
 __all__ = [
+    "accuracy_by_length",
     "CPU_RECIPE",
     "char_model",
     "train_char_model",

@@ -385,10 +385,10 @@ ROWS += [
         "src_vocab must be an int >= 1, got 0",
     ),
     Row(
-        "number_to_chinese: 10000",
-        lambda: lw.number_to_chinese(10000),
+        "number_to_chinese: 10**8 + 1",
+        lambda: lw.number_to_chinese(10**8 + 1),
         ValueError,
-        r"number must be an int in \[0, 9999\], got 10000",
+        r"number must be an int in \[0, 100000000\], got 100000001",
     ),
 ]
 
