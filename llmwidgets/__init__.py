@@ -50,12 +50,9 @@ from llmwidgets.seq2seq.number_words import number_to_chinese, number_to_english
 from llmwidgets.seq2seq.rnn import AttentionGRUSeq2Seq, GRUSeq2Seq
 from llmwidgets.seq2seq.transformer import TransformerSeq2Seq, TransformerSeq2SeqConfig
 from llmwidgets.seq2seq.translation import accuracy_by_length, translate
-from llmwidgets.text.tokenizers import (
-    CharTokenizer,
-    SentencePieceTokenizer,
-    tokens_per_char,
-    train_sentencepiece,
-)
+from llmwidgets.text.sentencepiece_training import train_sentencepiece
+from llmwidgets.text.spans import token_spans
+from llmwidgets.text.tokenizers import CharTokenizer, SentencePieceTokenizer, tokens_per_char
 from llmwidgets.training.batches import TokenBatcher, split_tokens
 from llmwidgets.training.callbacks import StopTraining
 from llmwidgets.training.datasets import TextData, text_data
@@ -65,17 +62,15 @@ from llmwidgets.training.losses import evaluate_loss, next_token_loss
 from llmwidgets.training.recipes import CPU_RECIPE, char_model, train_char_model
 from llmwidgets.training.store import load_model, save_model, saved_models
 from llmwidgets.training.trainer import Trainer, TrainerConfig, lr_at
-from llmwidgets.widgets.attention_viewer import (
-    AttentionViewer,
-    attention_viewer,
-    grid_figure,
-    heatmap_figure,
-    lines_figure,
-)
-from llmwidgets.widgets.display import figure_bundle, show, update
+from llmwidgets.widgets.attention_figures import grid_figure, heatmap_figure
+from llmwidgets.widgets.attention_lines import lines_figure
+from llmwidgets.widgets.attention_viewer import AttentionViewer, attention_viewer
+from llmwidgets.widgets.display import LiveFigure, figure_bundle, show, update
+from llmwidgets.widgets.loss_figure import loss_figure
 from llmwidgets.widgets.loss_plot import LiveLossPlot
+from llmwidgets.widgets.loss_status import status_line
 from llmwidgets.widgets.sampling_explorer import SamplingExplorer, sampling_explorer
-from llmwidgets.widgets.token_viewer import TokenViewer, token_spans, token_viewer
+from llmwidgets.widgets.token_viewer import TokenViewer, token_viewer
 
 __version__ = "0.2.0"
 
@@ -143,8 +138,10 @@ __all__ = [
     "is_quick",
     "kept_mask",
     "lines_figure",
+    "LiveFigure",
     "LiveLossPlot",
     "load_text",
+    "loss_figure",
     "lr_at",
     "MetricHistory",
     "next_token_loss",
@@ -169,6 +166,7 @@ __all__ = [
     "show",
     "softmax",
     "split_tokens",
+    "status_line",
     "token_spans",
     "token_viewer",
     "TokenBatcher",

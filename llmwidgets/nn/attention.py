@@ -226,9 +226,3 @@ def normalize_attention(
     elif causal and n_q != n_k:
         raise ValueError(f"causal=True needs square weights, got T_q={n_q} and T_k={n_k}")
     return AttentionData(weights.astype(np.float32), queries, keys, not cross, bool(causal))
-
-
-# Transitional: capture_attention moved to llmwidgets.nn.capture; this name keeps
-# ``from llmwidgets.nn.attention import capture_attention`` working until the widget
-# tests and notebooks import it from llmwidgets.nn (or llmwidgets) instead.
-from llmwidgets.nn.capture import capture_attention  # noqa: E402, F401

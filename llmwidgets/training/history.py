@@ -1,9 +1,9 @@
 """A training run's metric history: steps, values and times, with no display code.
 
 :class:`MetricHistory` records ``(step, {name: value})`` as a training loop reports
-them. It is the pure half of :class:`llmwidgets.loss_plot.LiveLossPlot` (the split
-livelossplot uses): numbers in, numbers out, no IPython and no plotly, so it can be
-tested on values and kept for analysis (:meth:`MetricHistory.to_dict`).
+them. It is the pure half of :class:`llmwidgets.widgets.loss_plot.LiveLossPlot` (the
+split livelossplot uses): numbers in, numbers out, no IPython and no plotly, so it can
+be tested on values and kept for analysis (:meth:`MetricHistory.to_dict`).
 
 * Metrics may arrive at different steps (``val_loss`` only every N steps); each one
   is its own series.
@@ -12,65 +12,30 @@ tested on values and kept for analysis (:meth:`MetricHistory.to_dict`).
   should show where it diverged.
 * A non-numeric value, a name that is not a string, or a step smaller than the last
   one raises ``ValueError`` naming it.
-* Elapsed time and the ETA come from an injectable clock (``time.monotonic`` by
-  default), so tests can drive time by hand.
+* Elapsed time and the ETA come from its base class,
+  :class:`~llmwidgets.training.run_timer.RunTimer`, with an injectable clock.
+* The dict it saves and loads is described in :mod:`llmwidgets.training.history_format`.
 """
 
 from __future__ import annotations
 
 import math
-import numbers
-import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from llmwidgets.core.validate import check_int, check_real, check_str
+from llmwidgets.training.history_format import history_dict, read_history_dict, to_float
+from llmwidgets.training.run_timer import RunTimer
 
 __all__ = ["MetricHistory"]
 
-#: The ``format`` tag written by :meth:`MetricHistory.to_dict`.
-FORMAT = "llmwidgets.MetricHistory/1"
 
-# Strict JSON has no NaN or Infinity; to_dict writes them as these strings
-# (``float()`` parses all three back).
-_NONFINITE = ("nan", "inf", "-inf")
-
-
-def _to_float(name: str, value: Any) -> float:
-    """Convert a metric value (int, float, numpy scalar, 1-element tensor) to float."""
-    if isinstance(value, bool):
-        raise ValueError(f"metric {name!r} must be a number, got the bool {value!r}")
-    if isinstance(value, numbers.Real):
-        return float(value)
-    # numpy scalars, 0-d or one-element arrays and tensors: .item() gives a number
-    # (and raises for more than one element).
-    item = getattr(value, "item", None)
-    if callable(item) and not isinstance(value, (str, bytes)):
-        try:
-            scalar = item()
-        except (TypeError, ValueError, RuntimeError):
-            scalar = None
-        if isinstance(scalar, numbers.Real) and not isinstance(scalar, bool):
-            return float(scalar)
-    raise ValueError(f"metric {name!r} must be a number, got {value!r} ({type(value).__name__})")
-
-
-def _encode(value: float) -> float | str:
-    if math.isfinite(value):
-        return value
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-
-
-def _decode(name: str, value: Any) -> float:
-    if isinstance(value, str):
-        if value not in _NONFINITE:
-            raise ValueError(f"metric {name!r} has the value {value!r}; expected a number")
-        return float(value)
-    return _to_float(name, value)
-
-
-class MetricHistory:
+class MetricHistory(RunTimer):
     """Per-metric series of ``(step, value, time)`` recorded during training.
+
+    The time methods (:meth:`start`, :meth:`stop`, :meth:`elapsed`,
+    :meth:`seconds_per_step`, :meth:`eta`) come from
+    :class:`~llmwidgets.training.run_timer.RunTimer`.
 
     Args:
         clock: a function returning seconds (monotonic); ``None`` uses
@@ -85,36 +50,11 @@ class MetricHistory:
     """
 
     def __init__(self, clock: Callable[[], float] | None = None) -> None:
-        if clock is not None and not callable(clock):
-            raise ValueError(f"clock must be a callable returning seconds, got {clock!r}")
-        self._clock: Callable[[], float] = clock or time.monotonic
+        super().__init__(clock)
         # name -> (steps, values, times); names in order of first appearance
         self._series: dict[str, tuple[list[int], list[float], list[float]]] = {}
-        self._last_step: int | None = None
-        self._first: tuple[int, float] | None = None  # (step, time) of the first record
-        self._latest: tuple[int, float] | None = None  # (step, time) of the latest record
-        self._t0: float | None = None  # start time: start(), else the first record
-        self._t_stop: float | None = None
 
     # ------------------------------------------------------------------ recording
-    def start(self) -> None:
-        """Start the elapsed-time clock now (else it starts at the first record).
-
-        Returns:
-            None.
-        """
-        self._t0 = self._clock()
-        self._t_stop = None
-
-    def stop(self) -> None:
-        """Freeze the elapsed time (training ended); a later record resumes it.
-
-        Returns:
-            None.
-        """
-        if self._t0 is not None:
-            self._t_stop = self._clock()
-
     def record(self, step: int, metrics: Mapping[str, Any]) -> None:
         """Record the metrics reported at one step.
 
@@ -141,31 +81,25 @@ class MetricHistory:
             )
         if not metrics:
             raise ValueError(f"metrics is empty at step {step}; report at least one value")
-        if self._last_step is not None and step < self._last_step:
-            raise ValueError(
-                f"step {step} goes backwards: the last recorded step is {self._last_step}"
-            )
+        if self.step is not None and step < self.step:
+            raise ValueError(f"step {step} goes backwards: the last recorded step is {self.step}")
         values = {
-            check_str("metric name", name): _to_float(name, value)
-            for name, value in metrics.items()
+            check_str("metric name", name): to_float(name, value) for name, value in metrics.items()
         }
         for name in values:
             series = self._series.get(name)
             if series is not None and series[0] and series[0][-1] == step:
                 raise ValueError(f"metric {name!r} was already recorded at step {step}")
-        now = self._clock()
-        if self._t0 is None:
-            self._t0 = now
-        self._t_stop = None
+        now = self._tick(step)
         for name, value in values.items():
-            steps, vals, times = self._series.setdefault(name, ([], [], []))
-            steps.append(step)
-            vals.append(value)
-            times.append(now)
-        if self._first is None:
-            self._first = (step, now)
-        self._latest = (step, now)
-        self._last_step = step
+            self._append(name, step, value, now)
+
+    def _append(self, name: str, step: int, value: float, at: float) -> None:
+        """Add one value, made at the clock time ``at``, to the series of ``name``."""
+        steps, values, times = self._series.setdefault(name, ([], [], []))
+        steps.append(step)
+        values.append(value)
+        times.append(at)
 
     # ------------------------------------------------------------------- reading
     @property
@@ -176,7 +110,7 @@ class MetricHistory:
     @property
     def step(self) -> int | None:
         """The last recorded step, or ``None`` before the first record."""
-        return self._last_step
+        return None if self._latest is None else self._latest[0]
 
     def __len__(self) -> int:
         """The number of distinct recorded steps over all metrics."""
@@ -215,9 +149,7 @@ class MetricHistory:
         Returns:
             A list as long as ``series(name)[0]``.
         """
-        _, _, times = self._get(name)
-        t0 = self._t0 or 0.0
-        return [t - t0 for t in times]
+        return self._since_start(self._get(name)[2])
 
     def smoothed(self, name: str, alpha: float) -> tuple[list[int], list[float]]:
         """Exponential moving average of one metric, with bias correction.
@@ -303,81 +235,24 @@ class MetricHistory:
         """
         return self._get(name)[0][-1]
 
-    # ---------------------------------------------------------------------- time
-    def elapsed(self) -> float:
-        """Seconds since :meth:`start` (or the first record); frozen by :meth:`stop`.
-
-        Returns:
-            Elapsed seconds, 0.0 before anything was recorded.
-        """
-        if self._t0 is None:
-            return 0.0
-        end = self._t_stop if self._t_stop is not None else self._clock()
-        return max(0.0, end - self._t0)
-
-    def seconds_per_step(self) -> float | None:
-        """Average seconds per step between the first and the latest record.
-
-        Returns:
-            Seconds per step, or ``None`` until two different steps were recorded.
-        """
-        if self._first is None or self._latest is None:
-            return None
-        (s0, t0), (s1, t1) = self._first, self._latest
-        if s1 <= s0:
-            return None
-        return max(0.0, t1 - t0) / (s1 - s0)
-
-    def eta(self, total_steps: int) -> float | None:
-        """Estimated seconds until ``total_steps``, from the average step time.
-
-        Args:
-            total_steps: the step at which training ends (an int > 0).
-
-        Returns:
-            Seconds left (0.0 once the last step reaches ``total_steps``), or
-            ``None`` while the speed is unknown (fewer than two different steps).
-
-        Raises:
-            ValueError: if ``total_steps`` is not a positive int.
-        """
-        total_steps = check_int("total_steps", total_steps, 1)
-        if self._last_step is not None and self._last_step >= total_steps:
-            return 0.0
-        rate = self.seconds_per_step()
-        if rate is None or self._latest is None:
-            return None
-        remaining = rate * (total_steps - self._latest[0])
-        # Time already spent since the latest record counts against the estimate.
-        if self._t_stop is None:
-            remaining -= max(0.0, self._clock() - self._latest[1])
-        return max(0.0, remaining)
-
     # ------------------------------------------------------------- serialisation
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able copy of the history, for saving and for analysis.
 
         NaN and ±inf values are written as the strings ``"nan"``, ``"inf"`` and
         ``"-inf"`` (strict JSON has no such numbers; ``float()`` parses them).
-        Times are seconds since the start.
+        Times are seconds since the start. The layout is described in
+        :mod:`llmwidgets.training.history_format`.
 
         Returns:
             ``{"format": ..., "elapsed": seconds, "metrics": {name: {"steps": [...],
             "values": [...], "times": [...]}}}``.
         """
-        t0 = self._t0 or 0.0
-        return {
-            "format": FORMAT,
-            "elapsed": self.elapsed(),
-            "metrics": {
-                name: {
-                    "steps": list(steps),
-                    "values": [_encode(v) for v in values],
-                    "times": [t - t0 for t in times],
-                }
-                for name, (steps, values, times) in self._series.items()
-            },
+        series = {
+            name: (steps, values, self._since_start(times))
+            for name, (steps, values, times) in self._series.items()
         }
+        return history_dict(series, self.elapsed())
 
     @classmethod
     def from_dict(
@@ -398,51 +273,13 @@ class MetricHistory:
         Raises:
             ValueError: if ``data`` does not have that layout.
         """
-        if not isinstance(data, Mapping) or data.get("format") != FORMAT:
-            got = data.get("format") if isinstance(data, Mapping) else type(data).__name__
-            raise ValueError(f"data must be a dict from MetricHistory.to_dict(), got {got!r}")
-        metrics = data.get("metrics")
-        if not isinstance(metrics, Mapping):
-            raise ValueError("data['metrics'] must be a dict {name: {steps, values, times}}")
+        elapsed, names, records = read_history_dict(data)
         hist = cls(clock)
-        elapsed = _to_float("elapsed", data.get("elapsed", 0.0))
-        now = hist._clock()
-        hist._t0 = now - elapsed
-        records: list[tuple[int, float, int, str, float]] = []
-        for order, (name, entry) in enumerate(metrics.items()):
-            check_str("metric name", name)
-            if not isinstance(entry, Mapping):
-                raise ValueError(f"data['metrics'][{name!r}] must be a dict")
-            steps = entry.get("steps")
-            values = entry.get("values")
-            times = entry.get("times")
-            if not isinstance(steps, list) or not isinstance(values, list):
-                raise ValueError(f"metric {name!r} needs lists 'steps' and 'values'")
-            if times is None:
-                times = [0.0] * len(steps)
-            if not isinstance(times, list) or not len(steps) == len(values) == len(times):
-                raise ValueError(
-                    f"metric {name!r} has {len(steps)} steps, {len(values)} values and "
-                    f"{len(times) if isinstance(times, list) else times!r} times"
-                )
-            hist._series[name] = ([], [], [])  # keep the order of first appearance
-            for s, v, t in zip(steps, values, times, strict=True):
-                records.append(
-                    (check_int("step", s, 0), _to_float("time", t), order, name, _decode(name, v))
-                )
-        records.sort(key=lambda r: (r[0], r[1], r[2]))
-        for step, t, _, name, value in records:
-            steps, vals, times_ = hist._series[name]
-            if steps and steps[-1] == step:
-                raise ValueError(f"metric {name!r} has step {step} twice")
-            steps.append(step)
-            vals.append(value)
-            times_.append(hist._t0 + t)
-            if hist._first is None:
-                hist._first = (step, hist._t0 + t)
-            hist._latest = (step, hist._t0 + t)
-            hist._last_step = step
-        hist._t_stop = now
+        start = hist._restore(elapsed)
+        hist._series = {name: ([], [], []) for name in names}  # order of first appearance
+        for step, t, name, value in records:
+            hist._append(name, step, value, start + t)
+            hist._mark(step, start + t)
         return hist
 
     def load_dict(self, data: Mapping[str, Any]) -> None:
@@ -464,4 +301,4 @@ class MetricHistory:
         self.__dict__.update(restored.__dict__)
 
     def __repr__(self) -> str:
-        return f"MetricHistory(step={self._last_step}, metrics={self.names})"
+        return f"MetricHistory(step={self.step}, metrics={self.names})"

@@ -10,7 +10,8 @@ import pytest
 import torch
 from torch import nn
 
-from llmwidgets.nn.attention import AttentionData, capture_attention, normalize_attention
+from llmwidgets.nn.attention import AttentionData, normalize_attention
+from llmwidgets.nn.capture import capture_attention
 from llmwidgets.widgets.attention_viewer import (
     AttentionViewer,
     attention_viewer,

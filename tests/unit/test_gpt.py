@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 from llmwidgets.nn import functional as lf
-from llmwidgets.nn.attention import capture_attention
+from llmwidgets.nn.capture import capture_attention
 from llmwidgets.nn.gpt import GPT, PRESETS, GPTConfig, gpt_param_count
 from llmwidgets.nn.sampling import generate
 

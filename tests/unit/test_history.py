@@ -246,3 +246,76 @@ def test_unknown_or_non_str_name_in_queries():
 def test_bad_clock_raises():
     with pytest.raises(ValueError, match="clock"):
         MetricHistory(clock=5)
+
+
+# ------------------------------------------- the saved format, as version 0.2.0 wrote it
+# MetricHistory.to_dict() of the run in _scripted_run(), written by the one-module
+# history.py of version 0.2.0 (before run_timer.py and history_format.py were split off).
+SAVED_V020 = {
+    "format": "llmwidgets.MetricHistory/1",
+    "elapsed": 4.75,
+    "metrics": {
+        "train_loss": {"steps": [0, 10, 20], "values": [3.5, "nan", "-inf"],
+                       "times": [1.0, 1.5, 3.75]},
+        "lr": {"steps": [0, 10, 20], "values": [0.0, 0.001, 0.0005], "times": [1.0, 1.5, 3.75]},
+        "val_loss": {"steps": [10], "values": [3.25], "times": [1.75]},
+        "grad_norm": {"steps": [20], "values": ["inf"], "times": [3.75]},
+    },
+}  # fmt: skip
+
+
+def _scripted_run() -> MetricHistory:
+    clock = FakeClock(100.0)
+    h = MetricHistory(clock)
+    h.start()
+    clock.t += 1.0
+    h.record(0, {"train_loss": 3.5, "lr": 0.0})
+    clock.t += 0.5
+    h.record(10, {"train_loss": float("nan"), "lr": 1e-3})
+    clock.t += 0.25
+    h.record(10, {"val_loss": 3.25})
+    clock.t += 2.0
+    h.record(20, {"train_loss": -math.inf, "lr": 5e-4, "grad_norm": math.inf})
+    clock.t += 1.0
+    h.stop()
+    clock.t += 50.0  # stopped: not counted
+    return h
+
+
+def test_the_saved_format_is_unchanged():
+    assert _scripted_run().to_dict() == SAVED_V020
+
+
+def test_a_saved_history_loads_with_its_time_and_speed():
+    clock = FakeClock(7.0)
+    h = MetricHistory.from_dict(json.loads(json.dumps(SAVED_V020)), clock=clock)
+    clock.t += 3.0  # a loaded history is stopped: the time away does not count
+    assert h.to_dict() == SAVED_V020
+    assert h.names == ["train_loss", "lr", "val_loss", "grad_norm"] and h.step == 20
+    assert h.elapsed() == 4.75 and h.times("val_loss") == [1.75]
+    assert h.seconds_per_step() == pytest.approx((3.75 - 1.0) / 20)
+    assert h.eta(40) == pytest.approx(2.75)  # 20 more steps at 2.75 s per 20 steps
+    assert h.nan_steps("train_loss") == [10] and h.inf_steps("train_loss") == [20]
+    assert (
+        repr(h) == "MetricHistory(step=20, metrics=['train_loss', 'lr', 'val_loss', 'grad_norm'])"
+    )
+
+
+def test_a_saved_step_twice_is_refused():
+    data = {
+        "format": "llmwidgets.MetricHistory/1",
+        "metrics": {"a": {"steps": [1, 1], "values": [1, 2]}},
+    }
+    with pytest.raises(ValueError, match="metric 'a' has step 1 twice"):
+        MetricHistory.from_dict(data)
+
+
+def test_load_dict_restores_in_place_or_changes_nothing():
+    h = MetricHistory(FakeClock())
+    h.record(5, {"loss": 1.0})
+    same = h
+    with pytest.raises(ValueError, match="MetricHistory.to_dict"):
+        h.load_dict({"format": "other"})
+    assert h.series("loss") == ([5], [1.0])
+    h.load_dict(SAVED_V020)
+    assert same is h and h.step == 20 and "loss" not in h and h.last("val_loss") == 3.25

@@ -457,7 +457,7 @@ def run_clock(monkeypatch):
         clock.t += 0.01
         return clock.t
 
-    monkeypatch.setattr("llmwidgets.training.history.time.monotonic", tick)
+    monkeypatch.setattr("llmwidgets.training.run_timer.time.monotonic", tick)
     return clock
 
 

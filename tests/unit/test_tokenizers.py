@@ -1,4 +1,4 @@
-"""llmwidgets.text.tokenizers: exact round trips, honoured vocabulary sizes, clear errors."""
+"""llmwidgets.text: tokenizers and sentencepiece training; round trips, vocab sizes, errors."""
 
 from __future__ import annotations
 
@@ -13,13 +13,9 @@ import sentencepiece as spm
 import torch
 
 from llmwidgets.core.data import CorpusError, load_text
-from llmwidgets.text.tokenizers import (
-    CharTokenizer,
-    SentencePieceTokenizer,
-    tokens_per_char,
-    train_sentencepiece,
-)
-from llmwidgets.widgets.token_viewer import token_spans
+from llmwidgets.text.sentencepiece_training import MAX_SENTENCE_BYTES, train_sentencepiece
+from llmwidgets.text.spans import token_spans
+from llmwidgets.text.tokenizers import CharTokenizer, SentencePieceTokenizer, tokens_per_char
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
@@ -276,10 +272,29 @@ def test_char_tokenizer_works_without_sentencepiece():
     """sentencepiece is imported lazily, so `import llmwidgets` never needs it."""
     code = (
         "import sys; sys.modules['sentencepiece'] = None\n"
-        "from llmwidgets.text.tokenizers import CharTokenizer, train_sentencepiece\n"
-        "print(CharTokenizer('ba').encode('ab'))\n"
-        "try:\n    train_sentencepiece('ab', 300)\n"
+        "import llmwidgets as lw\n"
+        "print(lw.CharTokenizer('ba').encode('ab'))\n"
+        "try:\n    lw.train_sentencepiece('ab', 300)\n"
         "except ImportError:\n    print('needs sentencepiece')"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split("\n")[:2] == ["[0, 1]", "needs sentencepiece"]
+
+
+def test_names_of_version_01_still_import():
+    """Notebooks of version 0.1 import these from ``llmwidgets.tokenizers``."""
+    import llmwidgets.text as text
+    import llmwidgets.tokenizers as old
+    from llmwidgets.text import spans, tokenizers
+
+    assert old is tokenizers
+    assert (old.CharTokenizer, old.SentencePieceTokenizer, old.tokens_per_char) == (
+        CharTokenizer,
+        SentencePieceTokenizer,
+        tokens_per_char,
+    )
+    assert old.train_sentencepiece is text.train_sentencepiece is train_sentencepiece
+    assert old.MAX_SENTENCE_BYTES == MAX_SENTENCE_BYTES == 4192
+    assert text.token_spans is spans.token_spans
+    assert text.SurfaceTokenizer is tokenizers.SurfaceTokenizer
+    assert isinstance(CharTokenizer("ab"), text.SurfaceTokenizer)
