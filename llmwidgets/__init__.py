@@ -41,9 +41,11 @@ from llmwidgets.nn.functional import (
     scaled_dot_product_attention,
     softmax,
 )
+from llmwidgets.nn.generation import generate
 from llmwidgets.nn.gpt import GPT
 from llmwidgets.nn.gpt_config import PRESETS, GPTConfig, gpt_param_count
-from llmwidgets.nn.sampling import generate, kept_mask, sample_next, sampling_probs
+from llmwidgets.nn.kv_cache import KVCache
+from llmwidgets.nn.sampling import kept_mask, sample_next, sampling_probs
 from llmwidgets.seq2seq.decoding import beam_search, greedy_decode
 from llmwidgets.seq2seq.number_task import NumberTask
 from llmwidgets.seq2seq.number_words import number_to_chinese, number_to_english
@@ -131,6 +133,7 @@ __all__ = [
     "GPT",
     "gpt_param_count",
     "GPTConfig",
+    "KVCache",
     "greedy_decode",
     "grid_figure",
     "GRUSeq2Seq",

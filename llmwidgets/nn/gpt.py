@@ -16,6 +16,12 @@ return_attention=True)`` returns ``(logits, attentions)`` with ``attentions`` a 
 ``n_layer`` tensors ``(B, H, T, T)``, the convention of :func:`llmwidgets.capture_attention`.
 The loss is not computed here (unlike nanoGPT's ``forward(idx, targets)``): it is
 :func:`llmwidgets.training.losses.next_token_loss`, shared with the seq2seq models.
+
+``forward(idx, cache=KVCache())`` keeps every layer's keys and values in the cache
+(:mod:`llmwidgets.nn.kv_cache`), so that the next call can pass only the new tokens:
+they are embedded at the positions after the cached ones and attend to all of them.
+:func:`llmwidgets.nn.generation.generate` uses it. ``return_attention`` works without a
+cache only.
 """
 
 from __future__ import annotations
@@ -28,6 +34,7 @@ from torch import nn
 
 from llmwidgets.nn import gpt2_weights
 from llmwidgets.nn.gpt_config import PRESETS, GPTConfig, gpt_param_count
+from llmwidgets.nn.kv_cache import KVCache, LayerCache
 from llmwidgets.nn.multihead import attend, merge_heads, split_heads
 from llmwidgets.nn.optim import adamw
 from llmwidgets.nn.token_ids import check_token_ids
@@ -72,15 +79,19 @@ class CausalSelfAttention(nn.Module):
         self.resid_dropout = nn.Dropout(config.dropout)
 
     def forward(
-        self, x: torch.Tensor, return_attention: bool = False
+        self, x: torch.Tensor, return_attention: bool = False, cache: LayerCache | None = None
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         """``x`` (B, T, C) -> (B, T, C); with ``return_attention`` also the (B, H, T, T)
-        weights (before attention dropout, so every row sums to 1)."""
+        weights (before attention dropout, so every row sums to 1). With a ``cache``,
+        ``x`` holds the positions after the cached ones, which it then holds too."""
         # 1. Queries, keys and values for every position: three (B, T, C) tensors.
         q, k, v = self.c_attn(x).split(self.n_embd, dim=2)
         # 2. Split C into H heads of D = C / H and move heads next to the batch.
         q, k, v = (split_heads(t, self.n_head) for t in (q, k, v))  # (B, H, T, D) each
-        # 3. Attention softmax(Q Kᵀ / √D) V with the causal mask, for each head.
+        if cache is not None:  # keys and values of the earlier positions come first
+            k, v = cache.extend(k, v)  # (B, H, S, D) each, S = T_seen + T
+        # 3. Attention softmax(Q Kᵀ / √D) V with the causal mask, for each head: the T
+        #    queries are the last T of the S positions, each sees the keys up to its own.
         p = self.dropout if self.training else 0.0
         out = attend(q, k, v, causal=True, dropout_p=p, return_weights=return_attention)
         y, att = out if return_attention else (out, None)  # (B, H, T, D), (B, H, T, T)
@@ -115,14 +126,15 @@ class Block(nn.Module):
         self.mlp = MLP(config)
 
     def forward(
-        self, x: torch.Tensor, return_attention: bool = False
+        self, x: torch.Tensor, return_attention: bool = False, cache: LayerCache | None = None
     ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-        """(B, T, C) -> (B, T, C); with ``return_attention`` also the (B, H, T, T) weights."""
+        """(B, T, C) -> (B, T, C); with ``return_attention`` also the (B, H, T, T) weights;
+        ``cache``: this layer's keys and values (see :class:`CausalSelfAttention`)."""
         if return_attention:
             out, att = self.attn(self.ln_1(x), return_attention=True)
             x = x + out  # positions exchange information...
             return x + self.mlp(self.ln_2(x)), att  # ...then each one is processed alone
-        x = x + self.attn(self.ln_1(x))
+        x = x + self.attn(self.ln_1(x), cache=cache)
         return x + self.mlp(self.ln_2(x))
 
 
@@ -163,7 +175,7 @@ class GPT(nn.Module):
         return n if count_position_embeddings else n - self.transformer.wpe.weight.numel()
 
     def forward(
-        self, idx: torch.Tensor, return_attention: bool = False
+        self, idx: torch.Tensor, return_attention: bool = False, cache: KVCache | None = None
     ) -> torch.Tensor | tuple[torch.Tensor, list[torch.Tensor]]:
         """Next-token logits for every position.
 
@@ -171,23 +183,45 @@ class GPT(nn.Module):
             idx: token ids, an integer tensor (B, T) with T <= block_size.
             return_attention: also return every layer's attention weights (slower: the
                 (T, T) weights are computed explicitly instead of by the fused kernel).
+                Not with a ``cache``.
+            cache: a :class:`~llmwidgets.nn.kv_cache.KVCache` holding the keys and values
+                of the ``cache.length`` positions before ``idx`` (empty at first): ``idx``
+                is embedded at positions ``cache.length .. cache.length + T - 1`` (at most
+                ``block_size`` in all), attends to the cached positions and to itself, and
+                is added to the cache. ``None``: ``idx`` starts at position 0.
 
         Returns:
             logits (B, T, vocab_size), where position t scores the token at t + 1; with
             ``return_attention``, ``(logits, attentions)``, a list of n_layer (B, H, T, T).
+            With a cache, the logits are those the full sequence would give at its last
+            T positions.
+
+        Raises:
+            ValueError: for bad ids, T > block_size, a cache with ``return_attention``,
+                or a cache that cannot take ``idx`` (see :meth:`KVCache.check`).
         """
         # Bad ids fail here, named, not deep inside nn.Embedding (or fatally on a GPU).
         idx = check_token_ids(idx, self.config.vocab_size, block_size=self.config.block_size)
-        pos = torch.arange(idx.shape[1], device=idx.device)  # (T,): 0, 1, ..., T-1
+        past = 0  # positions before idx
+        if cache is not None:
+            if not isinstance(cache, KVCache):
+                raise ValueError(f"cache must be a KVCache or None, got {type(cache).__name__}")
+            if return_attention:
+                raise ValueError("return_attention=True works without a cache: pass cache=None")
+            past = cache.check(idx, self.config)
+        T = idx.shape[1]
+        pos = torch.arange(past, past + T, device=idx.device)  # (T,): past, ..., past + T - 1
         # What each token is, plus where it is: (B, T, C) + (T, C) -> (B, T, C).
         x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))
         attentions = []
-        for block in self.transformer.h:
+        for i, block in enumerate(self.transformer.h):
             if return_attention:
                 x, att = block(x, return_attention=True)
                 attentions.append(att)
             else:
-                x = block(x)
+                x = block(x, cache=None if cache is None else cache.layers[i])
+        if cache is not None:
+            cache.length += T  # every layer now holds past + T positions
         logits = self.lm_head(self.transformer.ln_f(x))  # (B, T, C) -> (B, T, vocab_size)
         return (logits, attentions) if return_attention else logits
 

@@ -1,7 +1,9 @@
 """Choosing the next token: greedy, temperature, top-k and top-p (nucleus) sampling.
 
 This is the book's one implementation of the sampling rules; later chapters import
-:func:`sample_next` and :func:`generate` from here. Pure torch, no display code.
+:func:`sample_next` from here, and :func:`~llmwidgets.nn.generation.generate` (which
+runs a model with them) from :mod:`llmwidgets.nn.generation` (``generate`` and
+``next_token_logits`` are still importable from here). Pure torch, no display code.
 
 :func:`sampling_probs` turns logits into the distribution we sample from, over the
 last dimension, in four steps:
@@ -17,36 +19,26 @@ last dimension, in four steps:
 4. renormalise the kept probabilities so they sum to 1.
 
 Ties are broken towards the lower token id everywhere, so results are reproducible.
-:func:`generate` adds ``max_new_tokens`` tokens, cropping the input to the model's
-``block_size`` (read from ``model.config`` when not given), as nanoGPT's ``generate`` does.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from llmwidgets.core.validate import check_choice, check_int, check_optional_int, check_real
-from llmwidgets.nn.modes import eval_mode, model_device
-from llmwidgets.nn.token_ids import as_token_ids
+from llmwidgets.core.validate import check_choice, check_optional_int, check_real
 
 __all__ = [
+    "check_generator",
     "check_logits",
     "check_settings",
     "entropy",
-    "generate",
     "kept_mask",
-    "next_token_logits",
     "sample_next",
     "sampling_probs",
 ]
-
-#: A language model: ``model(idx)`` with ``idx`` a LongTensor (B, T) returns logits
-#: (B, T, V), a tuple whose first element is those logits, or an object with ``.logits``.
-Model = Callable[[torch.Tensor], Any]
 
 # Top-p compares running sums of float32 probabilities with top_p; a sum that falls
 # short of top_p by less than this is rounding error, and counts as reaching it.
@@ -238,7 +230,8 @@ def entropy(probs: Any, unit: str = "nats") -> torch.Tensor:
     return h / math.log(2) if unit == "bits" else h
 
 
-def _check_generator(generator: Any) -> torch.Generator | None:
+def check_generator(generator: Any) -> torch.Generator | None:
+    """``generator`` if it is a ``torch.Generator`` or ``None``, else a ValueError."""
     if generator is not None and not isinstance(generator, torch.Generator):
         raise ValueError(
             f"generator must be a torch.Generator or None, got {type(generator).__name__}"
@@ -264,7 +257,7 @@ def sample_next(
     Returns:
         An ``int`` token id for 1-D logits, else a LongTensor of shape (B,).
     """
-    _check_generator(generator)
+    check_generator(generator)
     probs, _, greedy = _transform(logits, temperature, top_k, top_p)
     if greedy:
         ids = probs.argmax(dim=-1)  # the one-hot's position; the generator is unused
@@ -276,81 +269,14 @@ def sample_next(
     return int(ids) if ids.dim() == 0 else ids
 
 
-def _block_size(model: Model, block_size: Any) -> int | None:
-    """``block_size`` checked; ``None`` reads ``model.config.block_size`` when there is one."""
-    if block_size is None:
-        block_size = getattr(getattr(model, "config", None), "block_size", None)
-        if block_size is None:
-            return None
-        return check_int("model.config.block_size", block_size, 1)
-    return check_int("block_size", block_size, 1)
+_MOVED = {"Model", "generate", "next_token_logits"}  # now in llmwidgets.nn.generation
 
 
-def next_token_logits(model: Model, ids: Any, block_size: int | None = None) -> torch.Tensor:
-    """Run ``model`` on ``ids`` and return the logits at the last position.
+def __getattr__(name: str) -> Any:
+    """``generate``, ``next_token_logits`` and ``Model`` from their new home (PEP 562):
+    :mod:`llmwidgets.nn.generation` imports this module, so it cannot be imported here."""
+    if name in _MOVED:
+        from llmwidgets.nn import generation
 
-    Args:
-        model: see :data:`Model`; moved nowhere, ``ids`` follow its parameters' device.
-        ids: token ids, a list, a 1-D or a (B, T) LongTensor; not empty.
-        block_size: the model's context length: only the last ``block_size`` tokens are
-            fed in. ``None`` reads ``model.config.block_size`` (the book's GPT has one);
-            a model without it gets every token.
-
-    Returns:
-        Logits of shape (B, V) (B = 1 for a list or 1-D ids).
-    """
-    idx = as_token_ids(ids)
-    context = _block_size(model, block_size)
-    if context is not None:
-        idx = idx[:, -context:]
-    idx = idx.to(model_device(model, idx.device))
-    with eval_mode(model):
-        out = model(idx)
-    out = getattr(out, "logits", out)  # Hugging Face model outputs
-    if isinstance(out, (tuple, list)):
-        out = out[0]  # e.g. (logits, loss)
-    if not isinstance(out, torch.Tensor) or out.dim() != 3 or out.shape[0] != idx.shape[0]:
-        shape = tuple(out.shape) if isinstance(out, torch.Tensor) else type(out).__name__
-        raise ValueError(f"model must return logits shaped (B={idx.shape[0]}, T, V), got {shape}")
-    return out[:, -1, :]
-
-
-def generate(
-    model: Model,
-    ids: Any,
-    max_new_tokens: int,
-    temperature: float = 1.0,
-    top_k: int | None = None,
-    top_p: float = 1.0,
-    generator: torch.Generator | None = None,
-    block_size: int | None = None,
-) -> torch.Tensor:
-    """Extend ``ids`` by ``max_new_tokens`` tokens, one at a time, feeding each choice back.
-
-    Args:
-        model: see :data:`Model`; put in eval mode while sampling, then restored.
-        ids: the prompt: a list of ids, a 1-D or a (B, T) LongTensor; not empty.
-        max_new_tokens: how many tokens to add (>= 0).
-        temperature, top_k, top_p: as in :func:`sampling_probs`; 0 = greedy.
-        generator: a seeded ``torch.Generator`` makes the output reproducible.
-        block_size: the model's context length; longer inputs are cropped to their last
-            ``block_size`` tokens before each step. ``None`` reads
-            ``model.config.block_size`` when the model has one (the book's GPT).
-
-    Returns:
-        The prompt followed by the new tokens: shape (T + max_new_tokens,) for a list or
-        1-D prompt, (B, T + max_new_tokens) for a batch.
-    """
-    check_settings(temperature, top_k, top_p)
-    max_new_tokens = check_int("max_new_tokens", max_new_tokens, 0)
-    _check_generator(generator)
-    context = _block_size(model, block_size)
-    idx = as_token_ids(ids)
-    one_row = torch.as_tensor(ids).dim() == 1
-    idx = idx.to(model_device(model, idx.device))
-    with eval_mode(model):
-        for _ in range(max_new_tokens):
-            logits = next_token_logits(model, idx, context)  # (B, V), last position
-            nxt = sample_next(logits, temperature, top_k, top_p, generator)  # (B,)
-            idx = torch.cat([idx, nxt.to(idx.device)[:, None]], dim=1)  # feed it back in
-    return idx[0] if one_row else idx
+        return getattr(generation, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

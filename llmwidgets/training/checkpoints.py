@@ -49,8 +49,10 @@ __all__ = [
     "config_changes",
     "model_config",
     "read_checkpoint",
+    "restore_trainer",
     "rng_state",
     "set_rng_state",
+    "trainer_state",
 ]
 
 #: The ``format`` tag of a checkpoint written by ``Trainer.save_checkpoint``.
@@ -206,3 +208,71 @@ def config_changes(ckpt: dict[str, Any], config: TrainerConfig, precision: str) 
     if ckpt.get("precision") != precision:
         changed.append(f"precision: {ckpt.get('precision')} -> {precision}")
     return changed
+
+
+def trainer_state(trainer: Any) -> dict[str, Any]:
+    """Everything a :class:`~llmwidgets.training.trainer.Trainer` needs to continue exactly.
+
+    Args:
+        trainer: the trainer.
+
+    Returns:
+        The checkpoint dict (format :data:`CHECKPOINT_FORMAT`; the keys of the module
+        docstring), ready for :func:`llmwidgets.training.files.save_file`.
+    """
+    return {
+        "format": CHECKPOINT_FORMAT,
+        "step": trainer.step,
+        "model": trainer.model.state_dict(),
+        "model_class": type(trainer.model).__qualname__,
+        "model_config": model_config(trainer.model),
+        "optimizer": trainer.optimizer.state_dict(),
+        "scaler": trainer.scaler.state_dict(),
+        "train_batcher": trainer.train_batcher.state_dict(),
+        "val_batcher": None if trainer.val_batcher is None else trainer.val_batcher.state_dict(),
+        "rng": rng_state(),
+        "config": dataclasses.asdict(trainer.config),
+        "precision": trainer.precision.name,
+        "best_val_loss": trainer.best_val_loss,
+        "history": trainer.history.to_dict(),
+        "run": {  # added in 0.3 (see llmwidgets.training.checkpoints)
+            "last_step": trainer.last_step,
+            "budget": None if trainer.budget is None else trainer.budget.state_dict(),
+            "best_step": trainer.best_step,
+            "best_model": trainer.best_state,
+        },
+    }
+
+
+def restore_trainer(trainer: Any, ckpt: dict[str, Any]) -> None:
+    """Put a checked checkpoint (:func:`read_checkpoint`) back into a trainer.
+
+    Batchers first: they refuse other sizes before anything else has changed.
+
+    Args:
+        trainer: the trainer to restore into (its model already checked to fit).
+        ckpt: the checkpoint dict.
+
+    Returns:
+        None.
+    """
+    trainer.train_batcher.load_state_dict(ckpt["train_batcher"])
+    if trainer.val_batcher is not None and ckpt["val_batcher"] is not None:
+        trainer.val_batcher.load_state_dict(ckpt["val_batcher"])
+    trainer.model.load_state_dict(ckpt["model"])
+    trainer.optimizer.load_state_dict(ckpt["optimizer"])  # moves state to the params' device
+    if ckpt["scaler"]:  # empty when saved without fp16: keep this trainer's fresh scaler
+        trainer.scaler.load_state_dict(ckpt["scaler"])
+    set_rng_state(ckpt["rng"])
+    trainer.step = int(ckpt["step"])
+    trainer.best_val_loss = float(ckpt["best_val_loss"])
+    trainer.history.load_dict(ckpt["history"])  # in place: whoever holds it sees the run
+    run = ckpt.get("run") or {}  # absent in checkpoints of version 0.2 and before
+    trainer.best_step = run.get("best_step")
+    trainer.best_state = run.get("best_model") if trainer.config.keep_best else None
+    if trainer.budget is not None and run.get("budget") is not None:
+        trainer.budget.load_state_dict(run["budget"])
+    planned = trainer.budget is not None and run.get("last_step") is not None
+    trainer.last_step = trainer.config.max_steps
+    if planned:  # continue the planned schedule until the budget plans again
+        trainer.last_step = min(trainer.config.max_steps, int(run["last_step"]))

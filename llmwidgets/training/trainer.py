@@ -24,7 +24,6 @@ the schedule is :func:`lr_at` (:mod:`~llmwidgets.training.schedule`).
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import os
 import time
@@ -45,10 +44,9 @@ from llmwidgets.training.checkpoints import (
     CHECKPOINT_FORMAT,
     check_model_fits,
     config_changes,
-    model_config,
     read_checkpoint,
-    rng_state,
-    set_rng_state,
+    restore_trainer,
+    trainer_state,
 )
 from llmwidgets.training.config import TrainerConfig
 from llmwidgets.training.files import save_file
@@ -285,29 +283,7 @@ class Trainer:
         path = path if path is not None else self.config.checkpoint_path
         if path is None:
             raise ValueError("save_checkpoint() needs a path (or config.checkpoint_path)")
-        state = {
-            "format": CHECKPOINT_FORMAT,
-            "step": self.step,
-            "model": self.model.state_dict(),
-            "model_class": type(self.model).__qualname__,
-            "model_config": model_config(self.model),
-            "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict(),
-            "train_batcher": self.train_batcher.state_dict(),
-            "val_batcher": None if self.val_batcher is None else self.val_batcher.state_dict(),
-            "rng": rng_state(),
-            "config": dataclasses.asdict(self.config),
-            "precision": self.precision.name,
-            "best_val_loss": self.best_val_loss,
-            "history": self.history.to_dict(),
-            "run": {  # added in 0.3 (see llmwidgets.training.checkpoints)
-                "last_step": self.last_step,
-                "budget": None if self.budget is None else self.budget.state_dict(),
-                "best_step": self.best_step,
-                "best_model": self.best_state,
-            },
-        }
-        return save_file(state, path)
+        return save_file(trainer_state(self), path)
 
     def resume(self, path: str | os.PathLike[str]) -> int:
         """Load a checkpoint into this trainer, so :meth:`fit` continues exactly.
@@ -337,25 +313,5 @@ class Trainer:
                 + ", ".join(changed),
                 stacklevel=2,
             )
-        # Batchers first: they refuse other sizes before anything else has changed.
-        self.train_batcher.load_state_dict(ckpt["train_batcher"])
-        if self.val_batcher is not None and ckpt["val_batcher"] is not None:
-            self.val_batcher.load_state_dict(ckpt["val_batcher"])
-        self.model.load_state_dict(ckpt["model"])
-        self.optimizer.load_state_dict(ckpt["optimizer"])  # moves state to the params' device
-        if ckpt["scaler"]:  # empty when saved without fp16: keep this trainer's fresh scaler
-            self.scaler.load_state_dict(ckpt["scaler"])
-        set_rng_state(ckpt["rng"])
-        self.step = int(ckpt["step"])
-        self.best_val_loss = float(ckpt["best_val_loss"])
-        self.history.load_dict(ckpt["history"])  # in place: whoever holds it sees the run
-        run = ckpt.get("run") or {}  # absent in checkpoints of version 0.2 and before
-        self.best_step = run.get("best_step")
-        self.best_state = run.get("best_model") if self.config.keep_best else None
-        if self.budget is not None and run.get("budget") is not None:
-            self.budget.load_state_dict(run["budget"])
-        planned = self.budget is not None and run.get("last_step") is not None
-        self.last_step = self.config.max_steps
-        if planned:  # continue the planned schedule until the budget plans again
-            self.last_step = min(self.config.max_steps, int(run["last_step"]))
+        restore_trainer(self, ckpt)
         return self.step

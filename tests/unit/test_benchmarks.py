@@ -42,3 +42,19 @@ def test_gpt_speed_smoke(capsys):
     assert speed.main(["--smoke", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "char-tiny" in out and "28,576" in out  # both arms: the same parameter count
+
+
+def test_kv_cache_smoke(tmp_path, capsys):
+    bench = _load("kv_cache")
+    out = tmp_path / "kv.json"
+    assert bench.main(["--smoke", "--threads", "1", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["config"]["n_layer"] == 2 and report["new_tokens"] == 4
+    assert [row["context"] for row in report["results"]] == [8, 16]
+    for row in report["results"]:
+        assert row["same_tokens"]  # the cache changes the speed, never the tokens
+        assert row["cached_ms_per_token"] > 0 and row["uncached_ms_per_token"] > 0
+    assert report["target"] == {"context": 512, "speedup": 5.0, "met": False}  # not measured
+    assert "not measured" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        bench.main(["--contexts", "1020", "--new-tokens", "8"])  # beyond block_size

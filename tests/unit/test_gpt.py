@@ -11,8 +11,8 @@ import torch.nn.functional as F
 
 from llmwidgets.nn import functional as lf
 from llmwidgets.nn.capture import capture_attention
+from llmwidgets.nn.generation import generate
 from llmwidgets.nn.gpt import GPT, PRESETS, GPTConfig, gpt_param_count
-from llmwidgets.nn.sampling import generate
 
 SMALL = dict(vocab_size=50, block_size=16, n_layer=3, n_head=4, n_embd=32, dropout=0.0)
 

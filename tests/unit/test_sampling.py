@@ -17,15 +17,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from llmwidgets.nn.sampling import (
-    check_settings,
-    entropy,
-    generate,
-    kept_mask,
-    next_token_logits,
-    sample_next,
-    sampling_probs,
-)
+from llmwidgets.nn.generation import generate, next_token_logits
+from llmwidgets.nn.sampling import check_settings, entropy, kept_mask, sample_next, sampling_probs
 
 L = torch.tensor([2.0, 1.0, 0.0])
 SOFTMAX_T1 = [0.665241, 0.244728, 0.090031]
