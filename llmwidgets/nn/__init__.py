@@ -6,6 +6,8 @@
 * :mod:`~llmwidgets.nn.gpt` - the GPT (exactly GPT-2's architecture);
 * :mod:`~llmwidgets.nn.gpt2_weights` - Hugging Face GPT-2 weights into the GPT, checked;
 * :mod:`~llmwidgets.nn.multihead` - multi-head attention arithmetic (one implementation);
+* :mod:`~llmwidgets.nn.encoder` - bidirectional and cross-attention, the encoder block;
+* :mod:`~llmwidgets.nn.vit` - a tiny Vision Transformer over image patches;
 * :mod:`~llmwidgets.nn.token_ids` - token ids checked against a vocabulary and a context;
 * :mod:`~llmwidgets.nn.attention` - attention weights: checks, normalising, labels;
 * :mod:`~llmwidgets.nn.capture` - attention weights captured from a model;
@@ -29,10 +31,13 @@ from llmwidgets.nn.gpt_config import PRESETS, GPTConfig, gpt_param_count
 from llmwidgets.nn.modes import eval_mode, model_device
 from llmwidgets.nn.optim import adamw, decay_groups
 from llmwidgets.nn.sampling import entropy, generate, kept_mask, sample_next, sampling_probs
+from llmwidgets.nn.vit import ViT, ViTConfig
 
 __all__ = [
     "GPT",
     "PRESETS",
+    "ViT",
+    "ViTConfig",
     "AttentionData",
     "GPTConfig",
     "adamw",
