@@ -28,11 +28,11 @@ is close.
 from __future__ import annotations
 
 import inspect
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from llmwidgets.analysis._inputs import check_config, check_module
 from llmwidgets.core.validate import check_bool, check_int, check_optional_int
 from llmwidgets.nn.gpt_config import GPTConfig
 from llmwidgets.training.losses import next_token_loss
@@ -44,12 +44,6 @@ __all__ = [
     "six_nd",
     "training_flops",
 ]
-
-
-def _check_config(config: Any) -> GPTConfig:
-    if not isinstance(config, GPTConfig):
-        raise ValueError(f"config must be a GPTConfig, got {type(config).__name__}")
-    return config
 
 
 def non_embedding_params(config: GPTConfig) -> int:
@@ -64,7 +58,7 @@ def non_embedding_params(config: GPTConfig) -> int:
     Returns:
         ``L·(12·C² + 13·C) + 2·C`` with biases (``L·(12·C² + 2·C) + C`` without).
     """
-    c, n_layer = _check_config(config).n_embd, config.n_layer
+    c, n_layer = check_config(config).n_embd, config.n_layer
     per_block = 12 * c * c + (13 * c if config.bias else 2 * c)
     return n_layer * per_block + (2 * c if config.bias else c)
 
@@ -94,7 +88,7 @@ def forward_flops(config: GPTConfig, batch_size: int = 1, seq_len: int | None = 
     Returns:
         ``2·B·T·(12·L·C² + V·C) + 4·B·L·T²·C`` (see the module's docstring).
     """
-    c = _check_config(config).n_embd
+    c = check_config(config).n_embd
     b = check_int("batch_size", batch_size, 1)
     t = check_optional_int("seq_len", seq_len, 1, config.block_size) or config.block_size
     linear = 12 * config.n_layer * c * c + config.vocab_size * c  # multiply-adds per token
@@ -139,8 +133,7 @@ def count_flops(
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_module(model)
     if not isinstance(idx, Tensor) or idx.dim() != 2:
         got = tuple(idx.shape) if isinstance(idx, Tensor) else type(idx).__name__
         raise ValueError(f"idx must be a (B, T) tensor of token ids, got {got}")

@@ -6,24 +6,24 @@ Transformer, :class:`llmwidgets.nn.vit.ViT`, trained by the book's own
 :class:`~llmwidgets.training.trainer.Trainer`:
 
 * :func:`digits_data` - pixels scaled to [0, 1], a seeded train / test split, two batchers;
-* :class:`ImageBatcher` - random batches of images and labels, in the Trainer's
-  ``(x, y)`` form; a label is a "sequence" of one target, so the Trainer's next-token loss
-  is the ordinary classification cross-entropy;
+* :class:`ImageBatcher` - random batches of images and labels in the Trainer's ``(x, y)``
+  form (chapter 5's batcher over other rows); a label is a "sequence" of one target, so
+  the Trainer's next-token loss is the ordinary classification cross-entropy;
 * :func:`train_classifier` - the Trainer on a classifier ``images -> (B, classes)``;
 * :func:`accuracy` - the share of images whose highest-scoring class is the label.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from llmwidgets.analysis._inputs import check_module
 from llmwidgets.core.validate import check_int, check_real
 from llmwidgets.nn.modes import eval_mode, model_device
+from llmwidgets.seq2seq.number_task import Seq2SeqBatcher
 from llmwidgets.training.config import TrainerConfig
 from llmwidgets.training.history import MetricHistory
 from llmwidgets.training.trainer import Trainer
@@ -31,14 +31,19 @@ from llmwidgets.training.trainer import Trainer
 __all__ = ["DigitsData", "ImageBatcher", "accuracy", "digits_data", "train_classifier"]
 
 
-class ImageBatcher:
+class ImageBatcher(Seq2SeqBatcher):
     """Random batches ``(images, labels[:, None])`` of a labelled image set.
+
+    Chapter 5's :class:`~llmwidgets.seq2seq.number_task.Seq2SeqBatcher` draws random rows
+    of a dataset with its own generator (saved in checkpoints) and gives fixed evaluation
+    batches of consecutive rows; this batcher reuses all of that, with images and labels
+    as the rows.
 
     Args:
         images: ``(N, c, H, W)`` floats.
         labels: ``(N,)`` class ids.
         batch_size: images per batch.
-        seed: seeds the batcher's own generator (saved in checkpoints).
+        seed: seeds the batcher's own generator.
     """
 
     def __init__(self, images: Tensor, labels: Tensor, batch_size: int, seed: int = 0) -> None:
@@ -50,38 +55,13 @@ class ImageBatcher:
                 f"{tuple(images.shape)} and {tuple(labels.shape)}"
             )
         self.images, self.labels = images, labels.long()
+        self.data = self.labels  # what the row sampling counts: len(self.data) rows
         self.batch_size = check_int("batch_size", batch_size, 1)
         self.seed = check_int("seed", seed, 0)
         self.generator = torch.Generator().manual_seed(self.seed)
 
-    def _rows(self, rows: Tensor) -> tuple[Tensor, Tensor]:
+    def _rows(self, rows: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
         return self.images[rows], self.labels[rows][:, None]  # (B, c, H, W), (B, 1)
-
-    def get_batch(self) -> tuple[Tensor, Tensor]:
-        """The next random batch (advances the generator)."""
-        rows = torch.randint(len(self.labels), (self.batch_size,), generator=self.generator)
-        return self._rows(rows)
-
-    def fixed_batches(self, n: int) -> Iterator[tuple[Tensor, Tensor]]:
-        """The same ``n`` batches every call: consecutive images, wrapping around."""
-        for i in range(check_int("n", n, 1)):
-            start = i * self.batch_size
-            yield self._rows(torch.arange(start, start + self.batch_size) % len(self.labels))
-
-    def state_dict(self) -> dict[str, Any]:
-        """The generator's state and the batch size, for checkpoints."""
-        return {"generator": self.generator.get_state(), "batch_size": self.batch_size,
-                "seed": self.seed}  # fmt: skip
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict` (the batch size must be this batcher's)."""
-        if state.get("batch_size") != self.batch_size:
-            raise ValueError(
-                f"batcher state has batch_size={state.get('batch_size')!r}, this batcher "
-                f"{self.batch_size}"
-            )
-        self.seed = int(state["seed"])
-        self.generator.set_state(state["generator"])
 
 
 @dataclass(frozen=True)
@@ -151,8 +131,7 @@ def train_classifier(
         The run's :class:`~llmwidgets.training.history.MetricHistory`; the model is
         trained in place.
     """
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_module(model)
     if not isinstance(data, DigitsData):
         raise ValueError(f"data must be a DigitsData, got {type(data).__name__}")
     steps = check_int("steps", steps, 1)

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from llmwidgets.analysis._inputs import check_config, check_module
 from llmwidgets.core.validate import (
     check_bool,
     check_callable,
@@ -87,12 +88,6 @@ class MemoryEstimate:
         return ", ".join(f"{p} {getattr(self, p) / GIB:.3g} GiB" for p in parts)
 
 
-def _check_config(config: Any) -> GPTConfig:
-    if not isinstance(config, GPTConfig):
-        raise ValueError(f"config must be a GPTConfig, got {type(config).__name__}")
-    return config
-
-
 def activation_count(config: GPTConfig, batch_size: int, seq_len: int | None = None) -> int:
     """Numbers saved for the backward pass of the GPT (see the module's docstring).
 
@@ -104,7 +99,7 @@ def activation_count(config: GPTConfig, batch_size: int, seq_len: int | None = N
     Returns:
         ``B·T·(17·L·C + 2·C + 2·V)``.
     """
-    c = _check_config(config).n_embd
+    c = check_config(config).n_embd
     b = check_int("batch_size", batch_size, 1)
     t = check_optional_int("seq_len", seq_len, 1, config.block_size) or config.block_size
     return b * t * (17 * config.n_layer * c + 2 * c + 2 * config.vocab_size)
@@ -125,7 +120,7 @@ def training_memory(
     Returns:
         A :class:`MemoryEstimate` (bytes).
     """
-    n = gpt_param_count(_check_config(config))
+    n = gpt_param_count(check_config(config))
     half = check_bool("mixed_precision", mixed_precision)
     value = 2 if half else 4
     acts = activation_count(config, batch_size, seq_len)
@@ -147,7 +142,7 @@ def inference_memory(
         A :class:`MemoryEstimate` with the cache as ``activations``
         (``2·L·B·T·C`` values); the transient activations of one step are left out.
     """
-    n = gpt_param_count(_check_config(config))
+    n = gpt_param_count(check_config(config))
     size = BYTES_PER_VALUE[check_choice("dtype", dtype, BYTES_PER_VALUE)]
     b = check_int("batch_size", batch_size, 1)
     t = check_optional_int("seq_len", seq_len, 1, config.block_size) or config.block_size
@@ -241,8 +236,7 @@ def training_step_peak(
         ``(peak_bytes, baseline_bytes)``: the measured peak above the baseline, and the
         baseline (the bytes of the weights and the optimiser's state tensors).
     """
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
+    check_module(model)
     if not isinstance(optimizer, torch.optim.Optimizer):
         raise ValueError(f"optimizer must be a torch.optim.Optimizer, got {optimizer!r:.60}")
 

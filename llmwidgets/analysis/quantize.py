@@ -24,23 +24,17 @@ import io
 import statistics
 import time
 import warnings
-from typing import Any
 
 import torch
 from torch import Tensor, nn
 
+from llmwidgets.analysis._inputs import check_module
 from llmwidgets.core.validate import check_int
 from llmwidgets.nn.modes import eval_mode
 from llmwidgets.training.batches import Batcher, check_batcher
 from llmwidgets.training.losses import evaluate_loss
 
 __all__ = ["compare_quantized", "forward_seconds", "model_size", "quantize_int8"]
-
-
-def _check_model(model: Any) -> nn.Module:
-    if not isinstance(model, nn.Module):
-        raise ValueError(f"model must be an nn.Module, got {type(model).__name__}")
-    return model
 
 
 def quantize_int8(model: nn.Module) -> nn.Module:
@@ -56,7 +50,7 @@ def quantize_int8(model: nn.Module) -> nn.Module:
     Raises:
         ValueError: for a model with no Linear layer, or one not on the CPU.
     """
-    _check_model(model)
+    check_module(model)
     if not any(isinstance(m, nn.Linear) for m in model.modules()):
         raise ValueError(f"{type(model).__name__} has no nn.Linear layer to quantise")
     devices = {p.device.type for p in model.parameters()}
@@ -83,7 +77,7 @@ def model_size(model: nn.Module) -> int:
         The number of bytes.
     """
     buffer = io.BytesIO()
-    torch.save(_check_model(model).state_dict(), buffer)
+    torch.save(check_module(model).state_dict(), buffer)
     return buffer.getbuffer().nbytes
 
 
@@ -98,7 +92,7 @@ def forward_seconds(model: nn.Module, idx: Tensor, repeats: int = 10) -> float:
     Returns:
         Seconds (the median: robust to a busy machine's outliers).
     """
-    _check_model(model)
+    check_module(model)
     repeats = check_int("repeats", repeats, 1)
     times = []
     with eval_mode(model):

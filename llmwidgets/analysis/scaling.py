@@ -25,6 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from llmwidgets.analysis._inputs import check_config
 from llmwidgets.analysis.compute import non_embedding_params, six_nd
 from llmwidgets.core.validate import check_int, check_real
 from llmwidgets.nn.gpt import GPT
@@ -125,8 +126,7 @@ def train_for_tokens(
     Returns:
         A :class:`ScalingRun`.
     """
-    if not isinstance(config, GPTConfig):
-        raise ValueError(f"config must be a GPTConfig, got {type(config).__name__}")
+    check_config(config)
     if not isinstance(data, TextData) or data.val_batcher is None:
         raise ValueError("data must be a TextData with a validation part (val_fraction > 0)")
     batch = data.train_batcher
