@@ -137,13 +137,15 @@ def repeated_tokens(vocab_size: int, length: int, batch: int = 8, seed: int = 0)
     return torch.cat([half, half], dim=1)
 
 
-def head_attention(model: GPT, idx: Tensor, pairs: Sequence[tuple[int, int]]) -> Tensor:
+def head_attention(model: GPT, idx: Tensor, pairs: Sequence[tuple[int, int | None]]) -> Tensor:
     """Each head's mean attention weight from query positions to key positions.
 
     Args:
         model: the GPT.
         idx: token ids ``(B, T)``.
-        pairs: ``(query, key)`` positions; the weights are averaged over pairs and batch.
+        pairs: ``(query, key)`` positions; ``(query, None)`` takes the head's largest weight
+            from that query (on whichever key it attends to most). The weights are
+            averaged over pairs and batch.
 
     Returns:
         ``(L, H)``.
@@ -152,12 +154,17 @@ def head_attention(model: GPT, idx: Tensor, pairs: Sequence[tuple[int, int]]) ->
     if not pairs:
         raise ValueError("pairs is empty: give at least one (query, key) position pair")
     T = idx.shape[1]
-    q = torch.tensor([check_index("query", p[0], T, "positions") for p in pairs])
-    k = torch.tensor([check_index("key", p[1], T, "positions") for p in pairs])
     with eval_mode(model):
         _, attentions = model(idx, return_attention=True)
     att = torch.stack(attentions).float()  # (L, B, H, T, T)
-    return att[:, :, :, q, k].mean(dim=(1, 3))  # (L, H)
+    weights = []
+    for query, key in pairs:
+        row = att[..., check_index("query", query, T, "positions"), :]  # (L, B, H, T)
+        if key is None:
+            weights.append(row.max(dim=-1).values)
+        else:
+            weights.append(row[..., check_index("key", key, T, "positions")])
+    return torch.stack(weights).mean(dim=(0, 2))  # (pairs, L, B, H) -> (L, H)
 
 
 def induction_scores(

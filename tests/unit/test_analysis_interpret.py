@@ -78,6 +78,8 @@ def test_head_attention_and_compare_heads_by_hand():
     got = interpret.head_attention(m, IDX, [(4, 3), (6, 0)])
     want = torch.stack(atts)[:, :, :, [4, 6], [3, 0]].mean(dim=(1, 3))
     torch.testing.assert_close(got, want)
+    peak = interpret.head_attention(m, IDX, [(5, None)])
+    torch.testing.assert_close(peak, torch.stack(atts)[:, :, :, 5].max(-1).values.mean(1))
     result = interpret.compare_heads(torch.tensor([[0.9, 0.1], [0.2, 0.3]]),
                                      torch.tensor([[0.1, 0.5], [0.2, 0.0]]))  # fmt: skip
     assert result["top_attention"] == (0, 0) and result["top_effect"] == (0, 1)
