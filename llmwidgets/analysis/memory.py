@@ -191,8 +191,9 @@ def measure_peak_memory(fn: Callable[[], Any]) -> tuple[int, int]:
     Limits: only tensors allocated during the call count (those alive before it are the
     baseline, and freeing one of them is not subtracted); memory outside torch's allocator
     (scratch buffers of oneDNN/MKL kernels, Python objects) is not seen; the profiler slows
-    the call down several times (do not time it); on a GPU, use
-    ``torch.cuda.max_memory_allocated`` instead.
+    the call down several times (do not time it); the events are read from the profiler's
+    raw results (``prof.profiler.kineto_results``, which torch's own exporters read); on a
+    GPU, use ``torch.cuda.max_memory_allocated`` instead.
 
     Args:
         fn: a function of no arguments.

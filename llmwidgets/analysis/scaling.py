@@ -124,7 +124,8 @@ def train_for_tokens(
         eval_iters: validation batches per evaluation.
 
     Returns:
-        A :class:`ScalingRun`.
+        A :class:`ScalingRun`. The data's training batcher is first reset to its seed, so
+        every run of a sweep trains on the same batches.
     """
     check_config(config)
     if not isinstance(data, TextData) or data.val_batcher is None:
