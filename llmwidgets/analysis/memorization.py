@@ -32,7 +32,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from llmwidgets.core.validate import check_int, check_str
+from llmwidgets.core.validate import check_int, check_real, check_str
 from llmwidgets.nn.modes import eval_mode, model_device
 from llmwidgets.nn.sampling import generate
 
@@ -81,8 +81,9 @@ def make_canaries(
 
 
 def insert_canaries(
-    text: str, canaries: Sequence[str], repeats: Sequence[int], seed: int = 0
-) -> str:
+    text: str, canaries: Sequence[str], repeats: Sequence[int], seed: int = 0,
+    within: float = 0.85,
+) -> str:  # fmt: skip
     """``text`` with canary i inserted ``repeats[i]`` times, each as a line of its own.
 
     Args:
@@ -90,6 +91,10 @@ def insert_canaries(
         canaries: the canaries, without line breaks.
         repeats: how often each canary is inserted (>= 1), e.g. ``[1, 4, 16, 64]``.
         seed: seeds the random positions (before random lines of ``text``).
+        within: the share of the lines, from the start, that copies go before. The
+            default keeps every copy in the training part of :func:`llmwidgets.text_data`
+            (the first 90% of the text), with a margin for the inserted characters; 1.0
+            spreads them over the whole text.
 
     Returns:
         The new text; every original line is kept, in order.
@@ -104,7 +109,8 @@ def insert_canaries(
         inserts += [canary] * check_int(f"repeats[{i}]", k, 1)
     lines = text.split("\n")
     rng = random.Random(check_int("seed", seed, 0))
-    where = sorted(rng.randrange(len(lines)) for _ in inserts)  # before line where[j]
+    eligible = max(1, round(len(lines) * check_real("within", within, 0, 1, min_open=True)))
+    where = sorted(rng.randrange(eligible) for _ in inserts)  # before line where[j]
     rng.shuffle(inserts)
     out, j = [], 0
     for i, line in enumerate(lines):

@@ -54,6 +54,10 @@ def test_insert_canaries_counts_and_keeps_every_line():
     assert [x for x in lines if x.startswith("line")] == text.split("\n")
     assert len(lines) == 55
     assert out == mem.insert_canaries(text, ["my pin is 1", "my pin is 2"], [1, 4], seed=0)
+    head = mem.insert_canaries(text, ["pin"], [20], within=0.1).split("\n")
+    assert head.count("pin") == 20 and head.index("line 5") > max(
+        i for i, x in enumerate(head) if x == "pin"
+    )  # every copy before line 5 of 50
 
 
 def test_sequence_log_probs_by_hand():
