@@ -174,6 +174,9 @@ def induction_scores(
 
     For a token at position ``n + i`` of the second copy, the previous occurrence is at
     ``i`` and the token that followed it at ``i + 1``: an induction head attends there.
+    A head that always looks ``n - 1`` positions back scores as high: a model trained only
+    on copies of one length can learn that positional shortcut instead (check with
+    :func:`head_attention` on copies placed after a random prefix).
 
     Args:
         model: the GPT.
