@@ -29,7 +29,9 @@ import torch
 from torch import nn
 
 import llmwidgets as lw
+from llmwidgets import analysis as an
 from llmwidgets.core.device import setup
+from llmwidgets.nn.vit import ViT, ViTConfig
 from llmwidgets.text.tokenizers import CharTokenizer
 from llmwidgets.training import (
     CheckpointError,
@@ -644,3 +646,91 @@ _WIDGETS = {
     ),
 }
 ROWS += [Row(f"widgets: {name}", *entry) for name, entry in _WIDGETS.items()]
+
+
+# --- analysis ---
+
+_TINY_GPT = functools.partial(lw.GPT, lw.GPTConfig.preset("char-tiny"))
+_ANALYSIS = [
+    ("forward_flops: config is a dict", lambda: an.forward_flops({"n_layer": 2}), ValueError,
+     "config must be a GPTConfig, got dict"),
+    ("forward_flops: seq_len above the context", lambda: an.forward_flops(
+     lw.GPTConfig.preset("char-tiny"), 1, 33), ValueError, r"seq_len must be an int in \[1, 32\]"),
+    ("six_nd: no parameters", lambda: an.six_nd(0, 10), ValueError, "n_params must be an int >= 1"),
+    ("count_flops: 1-D ids", lambda: an.count_flops(_TINY_GPT(), torch.zeros(5).long()),
+     ValueError, r"idx must be a \(B, T\) tensor of token ids, got \(5,\)"),
+    ("training_memory: batch 0", lambda: an.training_memory(lw.GPTConfig(), 0), ValueError,
+     "batch_size must be an int >= 1, got 0"),
+    ("inference_memory: unknown dtype", lambda: an.inference_memory(lw.GPTConfig(), dtype="fp8"),
+     ValueError, "dtype must be one of .*'float32'.* got 'fp8'"),
+    ("fits_in_memory: negative memory", lambda: an.fits_in_memory(7e9, -1), ValueError,
+     "memory_gib must be a finite number > 0, got -1"),
+    ("measure_peak_memory: not callable", lambda: an.measure_peak_memory(3), ValueError,
+     "fn must be callable, got 3"),
+    ("fit_power_law: a zero loss", lambda: an.fit_power_law([1, 2, 3, 4], [1, 0, 1, 1]),
+     ValueError, r"loss must be finite numbers > 0"),
+    ("fit_power_law: lengths differ", lambda: an.fit_power_law([1, 2, 3, 4], [4, 3, 2]),
+     ValueError, "4 sizes but 3 losses"),
+    ("compute_frontier: NaN loss", lambda: an.compute_frontier([1, 2], [1.0, float("nan")]),
+     ValueError, "loss must be 2 finite numbers"),
+    ("sweep_configs: a bare width", lambda: an.sweep_configs([32], 65, 16), ValueError,
+     r"shapes\[0\] must be \(n_layer, n_embd\), got 32"),
+    ("train_for_tokens: other context", lambda: an.train_for_tokens(lw.GPTConfig.preset(
+     "char-tiny"), text_data("ab cd ef " * 40, block_size=8, batch_size=2), 100), ValueError,
+     "config has block_size=32, vocab_size=65 but the data block_size=8, vocab_size=7"),
+    ("quantize_int8: no Linear", lambda: an.quantize_int8(nn.Embedding(3, 3)), ValueError,
+     "Embedding has no nn.Linear layer to quantise"),
+    ("compare_quantized: a tensor as batcher", lambda: an.compare_quantized(_TINY_GPT(), TOKENS),
+     ValueError, "batcher must be a Batcher"),
+    ("make_canaries: too few secrets", lambda: an.make_canaries(5, length=2, alphabet="ab"),
+     ValueError, "2\\^2 secrets cannot give 5 different ones"),
+    ("insert_canaries: counts mismatch", lambda: an.insert_canaries("a\nb", ["x"], [1, 2]),
+     ValueError, "1 canaries but 2 repeat counts"),
+    ("insert_canaries: line break", lambda: an.insert_canaries("a\nb", ["x\ny"], [1]),
+     ValueError, r"canaries\[0\] holds a line break"),
+    ("insert_canaries: zero repeats", lambda: an.insert_canaries("a\nb", ["x"], [0]),
+     ValueError, r"repeats\[0\] must be an int >= 1, got 0"),
+    ("exposure: secret outside the alphabet", lambda: an.exposure(_TINY_GPT(), None,
+     "pin abc", 3), ValueError, "the secret 'abc' has characters outside '0123456789'"),
+    ("verbatim_rate: counts mismatch", lambda: an.verbatim_rate(_TINY_GPT(), None, ["a"], []),
+     ValueError, "1 prompts but 0 continuations"),
+    ("logit_lens: not a GPT", lambda: an.logit_lens(nn.Linear(2, 2), torch.zeros(1, 2).long()),
+     ValueError, "model must be the book's GPT, got Linear"),
+    ("logit_lens: id outside the vocabulary", lambda: an.logit_lens(_TINY_GPT(),
+     torch.tensor([[1, 99]])), ValueError, r"token id 99 at position \(0, 1\) is outside"),
+    ("ablate_heads: head out of range", lambda: an.ablate_heads(_TINY_GPT(), [(0, 2)]).__enter__(),
+     ValueError, r"head=2 but each layer has 2 heads \(0..1\)"),
+    ("head_attention: key past the end", lambda: an.head_attention(_TINY_GPT(),
+     torch.zeros(1, 4).long(), [(3, 4)]), ValueError, r"key=4 but there are 4 positions"),
+    ("induction_scores: copies longer than half the context", lambda: an.induction_scores(
+     _TINY_GPT(), length=17), ValueError, r"length must be an int in \[2, 16\], got 17"),
+    ("head_ablation_effects: float mask", lambda: an.head_ablation_effects(_TINY_GPT(),
+     torch.zeros(1, 4).long(), torch.zeros(1, 4).long(), torch.ones(1, 4)), ValueError,
+     r"positions must be a bool tensor of shape \(1, 4\)"),
+    ("compare_heads: shapes differ", lambda: an.compare_heads(torch.ones(2, 2), torch.ones(2, 3)),
+     ValueError, r"attention \(2, 2\) but effects \(2, 3\)"),
+    ("reliability: confidence above 1", lambda: an.reliability([0.5, 1.5], [1, 0]), ValueError,
+     r"confidences must be probabilities in \[0, 1\]"),
+    ("reliability: counts mismatch", lambda: an.reliability([0.5], [1, 0]), ValueError,
+     r"confidences \(1\) and correct \(2\) must be as many"),
+    ("reliability: correct is not boolean", lambda: an.reliability([0.5], [2]), ValueError,
+     "correct must hold booleans"),
+    ("translation_confidence: not a Seq2Seq", lambda: an.translation_confidence(_TINY_GPT(),
+     None, ["one"], ["一"]), ValueError, "model must be a Seq2Seq, got GPT"),
+    ("ViTConfig: patch does not tile", lambda: ViTConfig(patch_size=3), ValueError,
+     "patch_size=3 does not divide image_size=8"),
+    ("ViT: images of another size", lambda: ViT(ViTConfig(n_embd=8, n_head=2))(torch.rand(1, 6, 6)),
+     ValueError, r"images must have shape \(B, 1, 8, 8\) with B >= 1 \(or \(B, H, W\)\), got"),
+    ("digits_data: test_fraction 1", lambda: an.digits_data(test_fraction=1), ValueError,
+     r"test_fraction must be a finite number in \(0, 1\), got 1"),
+    ("ImageBatcher: labels of another length", lambda: an.ImageBatcher(torch.rand(3, 1, 8, 8),
+     torch.zeros(2).long(), 2), ValueError, r"labels \(N,\) with N >= 1, got \(3, 1, 8, 8\) and"),
+    ("accuracy: lengths differ", lambda: an.accuracy(nn.Linear(2, 2), torch.rand(3, 2),
+     torch.zeros(2).long()), ValueError, "3 images but 2 labels"),
+    ("ShardedBatcher: rank out of range", lambda: an.ShardedBatcher(TokenBatcher(TOKENS, 4, 4),
+     2, 2), ValueError, r"rank=2 but there are 2 ranks \(0..1\)"),
+    ("train_gpt: zero steps", lambda: an.train_gpt("ab cd " * 50, steps=0), ValueError,
+     "steps must be an int >= 1, got 0"),
+]  # fmt: skip
+
+ROWS += [Row(f"analysis: {name}", call, error, words) for name, call, error, words in _ANALYSIS]
