@@ -12,9 +12,11 @@ One module per notebook holds its checks, over the shared framework in
 and the ``@exercise`` decorator):
 
 ==========  ====================================================================
-``ch02``    attention masks, next-token probabilities, training pairs, model family
+``ch02``    prediction count, training pairs with a start token, mask sizes, changed
+            positions, model family
 ``ch03a``   numerical gradient, bigram loss, context windows, MLP parameters
-``ch03b``   character tokenizer, tokens per character, the two steps of a BPE merge
+``ch03b``   tokens per character, byte-level and byte-fallback counts, the two steps of a
+            BPE merge
 ``ch03c``   split and merge heads, causal weights, multi-head attention
 ``ch03d``   GPT parameter count, LayerNorm, the pre-LN block, weight tying
 ``ch03e``   learning-rate schedule, gradient clipping, the training loop
@@ -31,9 +33,10 @@ from llmwidgets.checks._core import Hint, expect_close, run_check
 from llmwidgets.checks.ch02 import (  # notebook 02 imports FAMILY_TASKS; not in __all__
     FAMILIES,  # noqa: F401
     FAMILY_TASKS,  # noqa: F401
-    check_attention_masks,
+    check_allowed_pairs,
+    check_changed_positions,
     check_model_family,
-    check_next_token_probs,
+    check_prediction_count,
     check_training_pairs,
 )
 from llmwidgets.checks.ch03a import (
@@ -43,7 +46,8 @@ from llmwidgets.checks.ch03a import (
     check_numerical_gradient,
 )
 from llmwidgets.checks.ch03b import (
-    check_char_tokenizer,
+    check_byte_level_count,
+    check_fallback_count,
     check_merge_pair,
     check_most_frequent_pair,
     check_tokens_per_char,
@@ -77,18 +81,20 @@ from llmwidgets.checks.ch07 import check_ema, check_entropy, check_sampling_prob
 
 __all__ = [
     "Hint",
+    "check_allowed_pairs",
     "check_attention",
-    "check_attention_masks",
     "check_beam_search",
     "check_bigram_loss",
+    "check_byte_level_count",
     "check_causal_attention_weights",
     "check_causal_mask",
-    "check_char_tokenizer",
+    "check_changed_positions",
     "check_chinese_to_int",
     "check_clip_grad_norm",
     "check_context_windows",
     "check_ema",
     "check_entropy",
+    "check_fallback_count",
     "check_gpt_param_count",
     "check_layer_norm",
     "check_lr_schedule",
@@ -98,10 +104,10 @@ __all__ = [
     "check_model_family",
     "check_most_frequent_pair",
     "check_multihead_attention",
-    "check_next_token_probs",
     "check_numerical_gradient",
     "check_perplexity",
     "check_pre_ln_block",
+    "check_prediction_count",
     "check_sampling_probs",
     "check_seq2seq_loss",
     "check_softmax_temperature",
