@@ -15,8 +15,9 @@ character is kept too, so ``decode(encode(text)) == text`` for any text once
 
 Long lines: sentencepiece quietly drops a training sentence longer than
 :data:`MAX_SENTENCE_BYTES` (its only warning goes to C++ stderr, which notebooks do not
-show); such lines are split here (at a space if possible), with a Python warning. Vocabulary sizes that are too small or too large for the corpus raise a
-ValueError that says what to change.
+show); such lines are split here (at a space if possible), with a Python warning.
+Vocabulary sizes that are too small or too large for the corpus raise a ValueError that
+says what to change.
 """
 
 from __future__ import annotations
