@@ -15,9 +15,11 @@ and the ``@exercise`` decorator):
 ``ch02``    attention masks, next-token probabilities, training pairs, model family
 ``ch03a``   numerical gradient, bigram loss, context windows, MLP parameters
 ``ch03b``   character tokenizer, tokens per character, the two steps of a BPE merge
-``ch03c``   split and merge heads, causal weights, multi-head attention
+``ch03c``   score spread, the causal mask's leak, sliding-window and prefix-LM attention,
+            the attention layer's parameters
 ``ch03d``   GPT parameter count, LayerNorm, the pre-LN block, weight tying
-``ch03e``   learning-rate schedule, gradient clipping, the training loop
+``ch03e``   reading and writing schedules, gradient accumulation, clipping under SGD and
+            Adam, what a checkpoint must hold
 ``ch04``    softmax with temperature, causal mask, attention, perplexity
 ``ch05``    the seq2seq loss, teacher forcing, beam search, Chinese numerals
 ``ch07``    entropy, top-p, the sampling distribution, the moving average
@@ -49,10 +51,11 @@ from llmwidgets.checks.ch03b import (
     check_tokens_per_char,
 )
 from llmwidgets.checks.ch03c import (
-    check_causal_attention_weights,
-    check_merge_heads,
-    check_multihead_attention,
-    check_split_heads,
+    check_attention_param_count,
+    check_cheating_fraction,
+    check_prefix_lm_mask,
+    check_score_std,
+    check_sliding_window_attention,
 )
 from llmwidgets.checks.ch03d import (
     check_gpt_param_count,
@@ -60,7 +63,13 @@ from llmwidgets.checks.ch03d import (
     check_pre_ln_block,
     check_weight_tying,
 )
-from llmwidgets.checks.ch03e import check_clip_grad_norm, check_lr_schedule, check_training_loop
+from llmwidgets.checks.ch03e import (
+    check_accumulated_gradients,
+    check_clipped_update_ratio,
+    check_first_differing_step,
+    check_linear_decay_lr,
+    check_predicted_lr,
+)
 from llmwidgets.checks.ch04 import (
     check_attention,
     check_causal_mask,
@@ -77,39 +86,42 @@ from llmwidgets.checks.ch07 import check_ema, check_entropy, check_sampling_prob
 
 __all__ = [
     "Hint",
+    "check_accumulated_gradients",
     "check_attention",
     "check_attention_masks",
+    "check_attention_param_count",
     "check_beam_search",
     "check_bigram_loss",
-    "check_causal_attention_weights",
     "check_causal_mask",
     "check_char_tokenizer",
+    "check_cheating_fraction",
     "check_chinese_to_int",
-    "check_clip_grad_norm",
+    "check_clipped_update_ratio",
     "check_context_windows",
     "check_ema",
     "check_entropy",
+    "check_first_differing_step",
     "check_gpt_param_count",
     "check_layer_norm",
-    "check_lr_schedule",
-    "check_merge_heads",
+    "check_linear_decay_lr",
     "check_merge_pair",
     "check_mlp_lm_params",
     "check_model_family",
     "check_most_frequent_pair",
-    "check_multihead_attention",
     "check_next_token_probs",
     "check_numerical_gradient",
     "check_perplexity",
     "check_pre_ln_block",
+    "check_predicted_lr",
+    "check_prefix_lm_mask",
     "check_sampling_probs",
+    "check_score_std",
     "check_seq2seq_loss",
+    "check_sliding_window_attention",
     "check_softmax_temperature",
-    "check_split_heads",
     "check_teacher_forcing",
     "check_tokens_per_char",
     "check_top_p_kept",
-    "check_training_loop",
     "check_training_pairs",
     "check_weight_tying",
     "expect_close",
