@@ -1,6 +1,6 @@
 """Checks for the notebooks' exercises.
 
-Each exercise ends with a cell such as ``check_softmax_temperature(my_softmax)``.
+Each exercise ends with a cell such as ``check_window_mask(my_window_mask)``.
 A check prints ``✓ correct …`` when the answer is right. When it is wrong, it
 prints a hint (aimed at the most likely slip, saying what to try next) and raises
 ``AssertionError``, so an autograder or ``pytest --nbval`` marks the cell as failed.
@@ -13,12 +13,12 @@ and the ``@exercise`` decorator):
 
 ==========  ====================================================================
 ``ch02``    attention masks, next-token probabilities, training pairs, model family
-``ch03a``   numerical gradient, bigram loss, context windows, MLP parameters
+``ch03a``   initial loss, MLP parameters, context windows, cross-entropy, overfitting gap
 ``ch03b``   character tokenizer, tokens per character, the two steps of a BPE merge
 ``ch03c``   split and merge heads, causal weights, multi-head attention
 ``ch03d``   GPT parameter count, LayerNorm, the pre-LN block, weight tying
 ``ch03e``   learning-rate schedule, gradient clipping, the training loop
-``ch04``    softmax with temperature, causal mask, attention, perplexity
+``ch04``    spread of scaled scores, mixed perplexity, window mask, CE gradient
 ``ch05``    the seq2seq loss, teacher forcing, beam search, Chinese numerals
 ``ch07``    entropy, top-p, the sampling distribution, the moving average
 ==========  ====================================================================
@@ -37,10 +37,11 @@ from llmwidgets.checks.ch02 import (  # notebook 02 imports FAMILY_TASKS; not in
     check_training_pairs,
 )
 from llmwidgets.checks.ch03a import (
-    check_bigram_loss,
     check_context_windows,
+    check_cross_entropy,
+    check_gap_with_data,
+    check_initial_loss,
     check_mlp_lm_params,
-    check_numerical_gradient,
 )
 from llmwidgets.checks.ch03b import (
     check_char_tokenizer,
@@ -62,10 +63,10 @@ from llmwidgets.checks.ch03d import (
 )
 from llmwidgets.checks.ch03e import check_clip_grad_norm, check_lr_schedule, check_training_loop
 from llmwidgets.checks.ch04 import (
-    check_attention,
-    check_causal_mask,
-    check_perplexity,
-    check_softmax_temperature,
+    check_ce_grad,
+    check_mixed_perplexity,
+    check_score_std,
+    check_window_mask,
 )
 from llmwidgets.checks.ch05 import (
     check_beam_search,
@@ -77,34 +78,34 @@ from llmwidgets.checks.ch07 import check_ema, check_entropy, check_sampling_prob
 
 __all__ = [
     "Hint",
-    "check_attention",
     "check_attention_masks",
     "check_beam_search",
-    "check_bigram_loss",
     "check_causal_attention_weights",
-    "check_causal_mask",
+    "check_ce_grad",
     "check_char_tokenizer",
     "check_chinese_to_int",
     "check_clip_grad_norm",
     "check_context_windows",
+    "check_cross_entropy",
     "check_ema",
     "check_entropy",
+    "check_gap_with_data",
     "check_gpt_param_count",
+    "check_initial_loss",
     "check_layer_norm",
     "check_lr_schedule",
     "check_merge_heads",
     "check_merge_pair",
+    "check_mixed_perplexity",
     "check_mlp_lm_params",
     "check_model_family",
     "check_most_frequent_pair",
     "check_multihead_attention",
     "check_next_token_probs",
-    "check_numerical_gradient",
-    "check_perplexity",
     "check_pre_ln_block",
     "check_sampling_probs",
+    "check_score_std",
     "check_seq2seq_loss",
-    "check_softmax_temperature",
     "check_split_heads",
     "check_teacher_forcing",
     "check_tokens_per_char",
@@ -112,6 +113,7 @@ __all__ = [
     "check_training_loop",
     "check_training_pairs",
     "check_weight_tying",
+    "check_window_mask",
     "expect_close",
     "run_check",
 ]

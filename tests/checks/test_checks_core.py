@@ -12,7 +12,7 @@ import torch
 from llmwidgets import checks
 from llmwidgets.checks import _core
 
-# The names `from llmwidgets.checks import *` gave before the package was split.
+# The names `from llmwidgets.checks import *` gives (chapters 3a and 4 replaced theirs).
 PUBLIC_NAMES = {
     "Hint",
     "expect_close",
@@ -20,13 +20,13 @@ PUBLIC_NAMES = {
     *(
         f"check_{name}"
         for name in (
-            "attention attention_masks beam_search bigram_loss causal_attention_weights "
-            "causal_mask char_tokenizer chinese_to_int clip_grad_norm context_windows ema "
-            "entropy gpt_param_count layer_norm lr_schedule merge_heads merge_pair "
-            "mlp_lm_params model_family most_frequent_pair multihead_attention "
-            "next_token_probs numerical_gradient perplexity pre_ln_block sampling_probs "
-            "seq2seq_loss softmax_temperature split_heads teacher_forcing tokens_per_char "
-            "top_p_kept training_loop training_pairs weight_tying"
+            "attention_masks beam_search causal_attention_weights ce_grad char_tokenizer "
+            "chinese_to_int clip_grad_norm context_windows cross_entropy ema entropy "
+            "gap_with_data gpt_param_count initial_loss layer_norm lr_schedule merge_heads "
+            "merge_pair mixed_perplexity mlp_lm_params model_family most_frequent_pair "
+            "multihead_attention next_token_probs pre_ln_block sampling_probs score_std "
+            "seq2seq_loss split_heads teacher_forcing tokens_per_char top_p_kept "
+            "training_loop training_pairs weight_tying window_mask"
         ).split()
     ),
 }
@@ -39,7 +39,7 @@ def chapter_modules():
 
 
 def test_public_names_are_unchanged():
-    assert len(PUBLIC_NAMES) == 38
+    assert len(PUBLIC_NAMES) == 39
     assert set(checks.__all__) == PUBLIC_NAMES
     assert len(checks.__all__) == len(PUBLIC_NAMES)
     for name in checks.__all__:
@@ -58,18 +58,22 @@ def test_every_check_of_every_chapter_is_exported():
 
 
 def test_a_check_reads_like_a_public_function():
-    check = checks.check_softmax_temperature
-    assert check.__name__ == "check_softmax_temperature"
+    check = checks.check_window_mask
+    assert check.__name__ == "check_window_mask"
     assert check.__module__ == "llmwidgets.checks.ch04"
-    assert list(inspect.signature(check).parameters) == ["my_softmax"]
-    assert "Args:\n    my_softmax:" in check.__doc__ and "Raises:" in check.__doc__
+    assert list(inspect.signature(check).parameters) == ["my_window_mask"]
+    assert "Args:\n    my_window_mask:" in check.__doc__ and "Raises:" in check.__doc__
 
 
 def test_a_check_takes_its_answer_by_keyword_too(capsys):
-    checks.check_causal_mask(my_causal_mask=lambda n: torch.ones(n, n, dtype=torch.bool).tril())
-    assert capsys.readouterr().out.startswith("✓ correct — exercise 2 (causal mask)")
+    def window(n, w):
+        i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
+        return (j <= i) & (j > i - w)
+
+    checks.check_window_mask(my_window_mask=window)
+    assert capsys.readouterr().out.startswith("✓ correct — exercise 3 (sliding-window mask)")
     with pytest.raises(TypeError):
-        checks.check_causal_mask(answer=None)
+        checks.check_window_mask(answer=None)
 
 
 def test_exercise_decorator_runs_the_trial(capsys):
@@ -165,9 +169,9 @@ def test_a_failed_check_raises_only_where_it_should(env, kernel, raises, monkeyp
     assert _core.failures_raise() is raises
     if raises:
         with pytest.raises(AssertionError, match="not answered yet"):
-            checks.check_softmax_temperature(None)
+            checks.check_score_std(None)
     else:
-        checks.check_softmax_temperature(None)
+        checks.check_score_std(None)
     assert capsys.readouterr().out.startswith("✗ exercise 1")
 
 
