@@ -261,9 +261,10 @@ def check_gap_with_data(gap_with_data: Callable[..., Any]) -> str:
         )
     if small <= full:
         raise Hint(
-            "with a quarter of the text the gap should come out larger. Check that each "
-            "call builds a fresh model, draws its batches from the shortened training ids, "
-            "and measures both losses on fixed batches after training"
+            "your two runs do not show what the chapter's overfitting experiment predicts. "
+            "Check that each call builds a fresh model, draws its batches from the "
+            "shortened training ids only, and measures both losses on fixed batches after "
+            "training (the training loss on the text the model trained on)"
         )
     return (
         f"after {GAP_STEPS} steps the gap with a quarter of the text is larger than with all of it"

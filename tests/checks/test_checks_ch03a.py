@@ -214,7 +214,7 @@ def test_cross_entropy_reference_is_the_library(capsys):
     "answer, hint",
     [
         (lambda f, s: 0.3, "same gap"),
-        (lambda f, s: 0.2 + f, "should come out larger"),
+        (lambda f, s: 0.2 + f, "do not show what the chapter's overfitting experiment"),
         (lambda f, s: -0.5, "below 0"),
         (lambda f, s: float("nan"), "diverged"),
         (lambda f, s: (0.1, 0.2), "return one number"),
@@ -223,6 +223,11 @@ def test_cross_entropy_reference_is_the_library(capsys):
 )
 def test_gap_with_data_slips(answer, hint, capsys):
     assert_fails(checks.check_gap_with_data, answer, hint, capsys)
+
+
+def test_gap_with_data_hint_does_not_give_the_direction(capsys):
+    message = assert_fails(checks.check_gap_with_data, lambda f, s: 0.2 + f, "Check that", capsys)
+    assert "larger" not in message and "smaller" not in message
 
 
 def test_gap_with_data_is_called_with_the_check_steps():
