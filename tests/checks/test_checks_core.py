@@ -45,18 +45,22 @@ def test_every_check_of_every_chapter_is_exported():
 
 
 def test_a_check_reads_like_a_public_function():
-    check = checks.check_softmax_temperature
-    assert check.__name__ == "check_softmax_temperature"
+    check = checks.check_window_mask
+    assert check.__name__ == "check_window_mask"
     assert check.__module__ == "llmwidgets.checks.ch04"
-    assert list(inspect.signature(check).parameters) == ["my_softmax"]
-    assert "Args:\n    my_softmax:" in check.__doc__ and "Raises:" in check.__doc__
+    assert list(inspect.signature(check).parameters) == ["my_window_mask"]
+    assert "Args:\n    my_window_mask:" in check.__doc__ and "Raises:" in check.__doc__
 
 
 def test_a_check_takes_its_answer_by_keyword_too(capsys):
-    checks.check_causal_mask(my_causal_mask=lambda n: torch.ones(n, n, dtype=torch.bool).tril())
-    assert capsys.readouterr().out.startswith("✓ correct — exercise 2 (causal mask)")
+    def window(n, w):
+        i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
+        return (j <= i) & (j > i - w)
+
+    checks.check_window_mask(my_window_mask=window)
+    assert capsys.readouterr().out.startswith("✓ correct — exercise 3 (sliding-window mask)")
     with pytest.raises(TypeError):
-        checks.check_causal_mask(answer=None)
+        checks.check_window_mask(answer=None)
 
 
 def test_exercise_decorator_runs_the_trial(capsys):
@@ -152,10 +156,10 @@ def test_a_failed_check_raises_only_where_it_should(env, kernel, raises, monkeyp
     assert _core.failures_raise() is raises
     if raises:
         with pytest.raises(AssertionError, match="not answered yet"):
-            checks.check_softmax_temperature(None)
+            checks.check_window_mask(None)
     else:
-        checks.check_softmax_temperature(None)
-    assert capsys.readouterr().out.startswith("✗ exercise 1")
+        checks.check_window_mask(None)
+    assert capsys.readouterr().out.startswith("✗ exercise 3")
 
 
 def test_llmw_checks_typo_is_refused(monkeypatch):
