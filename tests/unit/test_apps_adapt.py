@@ -132,10 +132,7 @@ def test_dialogues_hold_out_names_and_words() -> None:
     d = chat.make_dialogues(seed=0, held_out=4)
     train_users = {u for u, _ in d["train"]}
     assert len(d["test"]) == 4 * 3 + 4 and not train_users & {u for u, _ in d["test"]}
-    tok = chat.ChatTokenizer(
-        CharTokenizer(open_text := "".join(u + a for u, a in d["train"] + d["test"]))
-    )
-    assert open_text and all(tok.encode(a) for _, a in d["test"])
+    assert ("Shout love.", "LOVE!") in d["train"] + d["test"]
 
 
 # --- LoRA ---

@@ -89,7 +89,10 @@ def test_masked_sampling_never_draws_a_masked_token() -> None:
 
 # --- constrained decoding ---
 
-_CORPUS = "甲 · 张\n春风。\n花落，水流。\n\n甲 · 李\n秋月。\n山高，云淡。\n\n甲 · 王\n夜雨，灯。\n\n乙 · 张\n天。"
+_CORPUS = (
+    "甲 · 张\n春风。\n花落，水流。\n\n甲 · 李\n秋月。\n山高，云淡。\n\n"
+    "甲 · 王\n夜雨，灯。\n\n乙 · 张\n天。"
+)
 
 
 def test_text_form_replaces_han_characters_only() -> None:
