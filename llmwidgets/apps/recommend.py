@@ -44,8 +44,8 @@ __all__ = ["SessionConfig", "SessionGenerator", "check_sessions", "next_item_sco
 class SessionConfig:
     """The structure of the synthetic sessions (see the module's docstring)."""
 
-    n_items: int = 120  # items 0..n_items-1
-    n_categories: int = 8  # equal categories of n_items / n_categories items
+    n_items: int = 600  # items 0..n_items-1
+    n_categories: int = 30  # equal categories of n_items / n_categories items
     p_next: float = 0.5  # probability of viewing the next item of the category
     p_same: float = 0.3  # probability of any item of the same category
     min_len: int = 5  # the shortest session (>= 2: one item to predict from, one to predict)

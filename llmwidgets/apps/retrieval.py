@@ -15,8 +15,9 @@
   ``score(d) = Σ_systems 1 / (k + rank_s(d))`` with k = 60 (Cormack, Clarke & Büttcher,
   SIGIR 2009); :class:`HybridIndex` fuses the rankings of several indexes.
 
-Every index has ``scores(query) -> (N,) array`` (or ``search(query, k) -> ids``) and
-refuses an empty query, or one that shares no term with the documents, clearly.
+Every index has ``scores(query) -> (N,) array`` and ``search(query, k) -> ids`` and
+refuses an empty query clearly. BM25 returns only documents that share a term with the
+query (possibly none); a dense index ranks every document.
 """
 
 from __future__ import annotations
@@ -92,20 +93,28 @@ class BM25Index:
         self.bm25.index([analyze(d, analyzer) for d in self.docs], show_progress=False)
 
     def scores(self, query: str) -> np.ndarray:
-        """The BM25 score of every document for ``query``: shape (N,).
+        """The BM25 score of every document for ``query``: shape (N,); 0 where no term
+        of the query occurs.
 
         Raises:
-            ValueError: for an empty query, or one with no term found in any document.
+            ValueError: for a query with no term at all (empty, or only punctuation).
         """
-        terms = [t for t in analyze(check_str("query", query), self.analyzer)
-                 if t in self.bm25.vocab_dict]  # fmt: skip
+        terms = analyze(check_str("query", query), self.analyzer)
         if not terms:
-            raise ValueError(f"the query {query!r:.40} has no term that any document contains")
-        return np.asarray(self.bm25.get_scores(terms), dtype=np.float64)
+            raise ValueError(f"the query {query!r:.40} has no search term ({self.analyzer!r})")
+        known = [t for t in terms if t in self.bm25.vocab_dict]
+        if not known:  # no document contains any term: every score is 0
+            return np.zeros(len(self.docs))
+        return np.asarray(self.bm25.get_scores(known), dtype=np.float64)
 
     def search(self, query: str, k: int = 10) -> list[int]:
-        """The ids (positions in ``docs``) of the ``k`` best documents, best first."""
-        return _top(self.scores(query), k)
+        """The ids (positions in ``docs``) of the ``k`` best documents, best first.
+
+        Only documents that contain a term of the query are returned, so the list may be
+        shorter than ``k`` (empty when no document matches), as a search engine's is.
+        """
+        scores = self.scores(query)
+        return [i for i in _top(scores, k) if scores[i] > 0]
 
 
 class DenseIndex:

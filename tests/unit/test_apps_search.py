@@ -75,6 +75,8 @@ def test_bm25_scores_match_the_formula() -> None:
     want = [term(1, 2, 2), term(2, 2, 3), 0.0]
     assert ix.scores("a").tolist() == pytest.approx(want, rel=1e-5)
     assert ix.search("a c", k=3) == [1, 0, 2]  # the short doc 0 beats doc 2 (same idf)
+    assert ix.search("b", k=3) == [0]  # only documents that contain a query term
+    assert ix.search("z", k=3) == [] and ix.scores("z").tolist() == [0.0, 0.0, 0.0]
 
 
 def test_rrf_on_a_hand_computed_case() -> None:
@@ -172,3 +174,21 @@ def test_next_item_scores_read_the_last_position() -> None:
     scores = rc.next_item_scores(model, sessions, n_items=6)
     direct = model(torch.tensor([[6, 4]]))[0, -1, :6]
     assert scores.shape == (2, 6) and torch.allclose(scores[1], direct, atol=1e-5)
+
+
+# --- the layer ---
+
+
+def test_apps_imports_only_the_layers_below_and_only_the_facade_imports_it() -> None:
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "llmwidgets"
+    allowed = {"apps", "core", "nn", "text", "training"}
+    for path in (root / "apps").glob("*.py"):
+        used = set(re.findall(r"^\s*from llmwidgets\.(\w+)", path.read_text(), re.M))
+        assert used <= allowed, (path.name, used - allowed)
+    importers = {p.relative_to(root).as_posix() for p in root.rglob("*.py")
+                 if p.parent.name != "apps" and re.search(r"llmwidgets(\.| import )apps",
+                                                           p.read_text())}  # fmt: skip
+    assert importers <= {"__init__.py"} | {p for p in importers if p.startswith("checks/")}
