@@ -21,8 +21,7 @@ The package is in layers; each one imports only from the layers above it in this
 import importlib as _importlib
 import sys as _sys
 
-from llmwidgets import apps  # chapter 6's applications: lw.apps.<name>
-
+from llmwidgets import apps as apps  # chapter 6's applications: lw.apps.<name>
 from llmwidgets.core.data import CORPORA, CorpusError, corpus_path, load_text
 from llmwidgets.core.device import (
     Precision,
