@@ -112,11 +112,13 @@ class SessionGenerator:
         rng = random.Random(check_int("seed", seed, 0))
         jump = self._jump_probs().tolist()
         items = range(c.n_items)
+        # Cumulative next-item probabilities of every item, computed once: (n_items, n_items).
+        cum = torch.stack([self.next_item_probs(i) for i in items]).cumsum(dim=1).tolist()
         out = []
         for _ in range(check_int("n", n, 1)):
             session = [rng.choices(items, jump)[0]]
             for _ in range(rng.randint(c.min_len, c.max_len) - 1):
-                session.append(rng.choices(items, self.next_item_probs(session[-1]).tolist())[0])
+                session.append(rng.choices(items, cum_weights=cum[session[-1]])[0])
             out.append(session)
         return out
 
