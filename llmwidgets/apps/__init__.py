@@ -49,7 +49,7 @@ from llmwidgets.apps.constrained import (
 )
 from llmwidgets.apps.examples import (
     IGNORE,
-    ExampleBatcher,
+    RowBatcher,
     masked_example,
     pad_examples,
     prompt_answer_example,
@@ -94,7 +94,7 @@ from llmwidgets.apps.retrieval import (
 from llmwidgets.apps.search_data import LUNYU_QUERIES, lunyu_passages, relevant_passages
 
 __all__ = [
-    "BM25Index", "ChatTokenizer", "CiPattern", "DenseIndex", "ExampleBatcher", "FactCheck",
+    "BM25Index", "ChatTokenizer", "CiPattern", "DenseIndex", "RowBatcher", "FactCheck",
     "GPTClassifier", "HybridIndex", "IGNORE", "LUNYU_QUERIES", "LoRALinear", "Match",
     "Question", "SessionConfig", "SessionGenerator", "SpeakerData", "add_lora", "analyze",
     "chat_example", "chat_prompt", "chat_reply", "classification_tensors", "complete",

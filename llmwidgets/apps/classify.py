@@ -14,7 +14,7 @@
   Trainer's loss (:func:`~llmwidgets.training.losses.next_token_loss`) is exactly the
   classification cross-entropy against ``(B, 1)`` labels;
 * :func:`classification_tensors` - lines -> padded ids, lengths and labels, for an
-  :class:`~llmwidgets.apps.examples.ExampleBatcher` ``((ids, lengths), labels)``;
+  :class:`~llmwidgets.apps.examples.RowBatcher` ``((ids, lengths), labels)``;
 * :func:`predict_classes`, :func:`confusion_matrix`.
 """
 

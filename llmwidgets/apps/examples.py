@@ -13,22 +13,23 @@ answer side): the others get the target :data:`IGNORE`, which
 * :func:`masked_example` / :func:`prompt_answer_example` - one example as ``(x, y)`` lists;
 * :func:`pad_examples` - many examples as two ``(N, T)`` tensors (``x`` padded with
   ``pad_id``, ``y`` with :data:`IGNORE`), refusing an example longer than the context;
-* :class:`ExampleBatcher` - random rows of prebuilt tensors (``x`` may be a tuple, for a
-  model called as ``model(*x)``), fixed evaluation batches and a saved random state: a
-  :class:`~llmwidgets.training.batches.Batcher` for :class:`llmwidgets.Trainer`.
+* the tensors go to :class:`~llmwidgets.training.row_batcher.RowBatcher` (re-exported
+  here): random rows, fixed evaluation batches and a saved random state, the Batcher
+  :class:`llmwidgets.Trainer` takes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from llmwidgets.core.validate import check_int, check_optional_int
+from llmwidgets.training.row_batcher import RowBatcher
 
-__all__ = ["IGNORE", "ExampleBatcher", "masked_example", "pad_examples", "prompt_answer_example"]
+__all__ = ["IGNORE", "RowBatcher", "masked_example", "pad_examples", "prompt_answer_example"]
 
 #: The target id the loss skips (``F.cross_entropy``'s default ``ignore_index``).
 IGNORE = -100
@@ -133,66 +134,3 @@ def pad_examples(
         xs[i, : len(x)] = torch.tensor(x)
         ys[i, : len(y)] = torch.tensor(y)
     return xs, ys
-
-
-class ExampleBatcher:
-    """Random rows of prebuilt tensors, in the form :class:`llmwidgets.Trainer` takes.
-
-    Args:
-        x: the inputs, a tensor ``(N, ...)`` or a tuple of them (the Trainer then calls
-            ``model(*x)``, e.g. ``model(ids, lengths)``).
-        y: the targets ``(N, ...)``, e.g. ``(N, T)`` next-token targets or ``(N, 1)`` labels.
-        batch_size: rows per batch.
-        seed: seed of the batcher's own generator (saved in checkpoints).
-
-    Raises:
-        ValueError: for tensors of different lengths, no rows, or bad sizes.
-    """
-
-    def __init__(self, x: Tensor | tuple[Tensor, ...], y: Tensor, batch_size: int, seed: int = 0):
-        parts = tuple(x) if isinstance(x, (tuple, list)) else (x,)
-        if not parts or not all(isinstance(p, Tensor) for p in (*parts, y)):
-            raise ValueError("x must be a tensor or a tuple of tensors, and y a tensor")
-        sizes = {p.shape[0] if p.dim() else 0 for p in (*parts, y)}
-        if len(sizes) != 1 or 0 in sizes:
-            shapes = [tuple(p.shape) for p in (*parts, y)]
-            raise ValueError(f"x and y must have the same number of rows (>= 1), got {shapes}")
-        self.x, self.y, self._tuple = parts, y, isinstance(x, (tuple, list))
-        self.batch_size = check_int("batch_size", batch_size, 1)
-        self.seed = check_int("seed", seed, 0)
-        self.generator = torch.Generator().manual_seed(self.seed)
-
-    def __len__(self) -> int:
-        return self.y.shape[0]
-
-    def _rows(self, rows: Tensor) -> tuple[Any, Tensor]:
-        x = tuple(p[rows] for p in self.x)
-        return (x if self._tuple else x[0]), self.y[rows]
-
-    def get_batch(self) -> tuple[Any, Tensor]:
-        """The next random batch (rows drawn with replacement)."""
-        return self._rows(torch.randint(len(self), (self.batch_size,), generator=self.generator))
-
-    def fixed_batches(self, n: int) -> Iterator[tuple[Any, Tensor]]:
-        """The same ``n`` batches on every call: consecutive rows, wrapping around."""
-        for i in range(check_int("n", n, 1)):
-            start = i * self.batch_size
-            yield self._rows(torch.arange(start, start + self.batch_size) % len(self))
-
-    def state_dict(self) -> dict[str, Any]:
-        """The random state and sizes, for checkpoints."""
-        return {"generator": self.generator.get_state(), "batch_size": self.batch_size,
-                "seed": self.seed}  # fmt: skip
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restore :meth:`state_dict`, so the next batches repeat exactly."""
-        if state.get("batch_size") != self.batch_size:
-            raise ValueError(
-                f"batcher state has batch_size={state.get('batch_size')!r}, this batcher "
-                f"{self.batch_size}"
-            )
-        self.seed = int(state["seed"])
-        self.generator.set_state(state["generator"])
-
-    def __repr__(self) -> str:
-        return f"ExampleBatcher(rows={len(self)}, batch_size={self.batch_size}, seed={self.seed})"

@@ -160,7 +160,7 @@ def session_examples(sessions: Sequence[Sequence[int]], n_items: int, length: in
         length: T, the model's context (``None``: the longest session).
 
     Returns:
-        ``(x, y)``, two ``(N, T)`` tensors for :class:`~llmwidgets.apps.examples.ExampleBatcher`.
+        ``(x, y)``, two ``(N, T)`` tensors for :class:`~llmwidgets.apps.examples.RowBatcher`.
     """
     sessions = check_sessions(sessions, n_items)
     examples = [masked_example([n_items, *s], [False] + [True] * len(s)) for s in sessions]

@@ -14,7 +14,7 @@ from llmwidgets.apps.classify import (
     predict_classes,
     speaker_lines,
 )
-from llmwidgets.apps.examples import IGNORE, ExampleBatcher
+from llmwidgets.apps.examples import IGNORE, RowBatcher
 from llmwidgets.apps.lora import (
     LoRALinear,
     add_lora,
@@ -88,7 +88,7 @@ def test_classifier_learns_a_separable_task_with_the_trainer() -> None:
     assert x[0].shape == (24, 4) and y.shape == (24, 1) and x[1][:3].tolist() == [2, 3, 4]
     clf = GPTClassifier(tiny_gpt(tok.vocab_size, block_size=8), 2, pooling="mean")
     config = TrainerConfig(max_steps=60, lr=1e-2, warmup_steps=5, device="cpu", seed=0)
-    Trainer(clf, config, ExampleBatcher(x, y, batch_size=8)).fit()
+    Trainer(clf, config, RowBatcher(x, y, batch_size=8)).fit()
     assert (predict_classes(clf, *x) == y[:, 0]).float().mean().item() == 1.0
 
 

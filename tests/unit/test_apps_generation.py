@@ -11,7 +11,7 @@ from llmwidgets.apps import qa
 from llmwidgets.apps import records as rec
 from llmwidgets.apps.examples import (
     IGNORE,
-    ExampleBatcher,
+    RowBatcher,
     masked_example,
     pad_examples,
     prompt_answer_example,
@@ -50,7 +50,7 @@ def test_masked_loss_counts_only_the_answer() -> None:
 
 def test_example_batcher_repeats_fixed_batches_and_resumes() -> None:
     x, y = torch.arange(10)[:, None], torch.arange(10)[:, None] * 2
-    b = ExampleBatcher((x, x + 100), y, batch_size=4, seed=3)
+    b = RowBatcher((x, x + 100), y, batch_size=4, seed=3)
     first = [(xx[0].tolist(), yy.tolist()) for xx, yy in b.fixed_batches(2)]
     assert first[0][0] == [[0], [1], [2], [3]] and first[1][0] == [[4], [5], [6], [7]]
     assert first == [(xx[0].tolist(), yy.tolist()) for xx, yy in b.fixed_batches(2)]

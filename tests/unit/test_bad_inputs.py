@@ -592,7 +592,7 @@ def _apps() -> list[Row]:
             lambda: apps.masked_example([1, 2, 3], [True, False, False]), ValueError,
             "no position is trained on"),
         Row("apps: batcher of unequal tensors",
-            lambda: apps.ExampleBatcher(torch.zeros(3, 2), torch.zeros(4, 2), 2), ValueError,
+            lambda: apps.RowBatcher(torch.zeros(3, 2), torch.zeros(4, 2), 2), ValueError,
             r"x and y must have the same number of rows .* \[\(3, 2\), \(4, 2\)\]"),
         Row("apps: chat turn with an unknown role",
             lambda: apps.chat_prompt([("system", "hi")]), ValueError,
