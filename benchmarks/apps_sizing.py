@@ -1,11 +1,13 @@
 """Sizing chapter 6's applications on a CPU: what each reaches in a given time budget.
 
-Usage:  .venv/bin/python benchmarks/apps_sizing.py TASK [--seconds 90] [--quick]
+Usage:  .venv/bin/python benchmarks/apps_sizing.py TASK [--seconds 90 | --steps N] [--quick]
 
 TASK is one of ci, report, translate, search, rag, recommend, classify, chat, all. Each
 trains the book's GPT for its budget with the Trainer and prints the metrics chapter 6
-quotes; ``--quick`` shrinks everything to seconds (the notebooks' quick mode). The
-numbers depend on the machine and its load: the script prints the load average.
+quotes; ``--quick`` shrinks everything to seconds (the notebooks' quick mode). A budget
+in seconds depends on the machine and its load (the script prints the load average);
+``--steps N`` fixes the optimiser steps instead (every model of the task gets N), and the
+script prints the seconds and tokens per step, to convert to another machine.
 """
 
 from __future__ import annotations
@@ -18,14 +20,14 @@ import time
 import torch
 
 from llmwidgets import apps
-from llmwidgets.apps import chat, records, recommend
-from llmwidgets.core.data import load_text
+from llmwidgets.apps import chat, recommend, records
 from llmwidgets.nn.gpt import GPT, GPTConfig
 from llmwidgets.text.tokenizers import CharTokenizer
 from llmwidgets.training.datasets import text_data
 from llmwidgets.training.trainer import Trainer, TrainerConfig
 
 Q = False  # --quick
+STEPS: int | None = None  # --steps
 
 
 def gpt(vocab: int, block: int, n_layer: int = 4, n_embd: int = 128, seed: int = 0) -> GPT:
@@ -35,18 +37,26 @@ def gpt(vocab: int, block: int, n_layer: int = 4, n_embd: int = 128, seed: int =
 
 
 def train(model, batcher, seconds, lr=3e-3, val=None, max_steps=100_000):
+    if STEPS is not None and not Q:
+        max_steps, seconds = STEPS, None
     config = TrainerConfig(max_steps=max_steps, max_seconds=seconds, lr=lr, min_lr=lr / 10,
-                           warmup_steps=min(50, max_steps), eval_every=10**6, device="cpu")  # fmt: skip
+                           warmup_steps=min(50, max_steps // 5), eval_every=10**6,
+                           device="cpu")  # fmt: skip
     trainer = Trainer(model, config, batcher, val)
     t0 = time.perf_counter()
     trainer.fit()
     last = trainer.history.series("train_loss")[1][-20:]
-    print(f"  trained {trainer.step} steps in {time.perf_counter() - t0:.0f} s, "
-          f"train loss (last 20) {sum(last) / len(last):.3f}")
+    x, _ = batcher.get_batch()
+    tokens = sum(t.numel() for t in x) if isinstance(x, tuple) else x.numel()
+    spent = time.perf_counter() - t0
+    print(
+        f"  trained {trainer.step} steps in {spent:.0f} s ({spent / trainer.step:.2f} s and "
+        f"{tokens} input tokens a step), train loss (last 20) {sum(last) / len(last):.3f}"
+    )
     return model.eval()
 
 
-def examples_batcher(tok, pairs, block, batch=32):
+def examples_batcher(tok, pairs, block, batch=32):  # block None: pad to the longest
     ex = [apps.prompt_answer_example(tok.encode(p), tok.encode(a)) for p, a in pairs]
     x, y = apps.pad_examples(ex, length=block)
     return apps.RowBatcher(x, y, batch, seed=1)
@@ -56,7 +66,7 @@ def run_ci(seconds):
     data = text_data("songci300", block_size=128, batch_size=32)
     model = train(gpt(data.vocab_size, 128), data.train_batcher, seconds)
     pats = [p for p in apps.tune_patterns().values() if p.poems >= 4]
-    n = 2 if Q else 6
+    n = 2 if Q else 3
     gen = torch.Generator().manual_seed(0)
     free_form = free_lines = cons_form = 0
     total = 0
@@ -71,8 +81,10 @@ def run_ci(seconds):
             c = apps.generate_constrained(model, data.tokenizer, p, temperature=0.8, generator=gen)
             cons_form += apps.form_kept(c, p)
             total += 1
-    print(f"  {len(pats)} tunes x {n} samples: form kept free {free_form / total:.0%} "
-          f"(lines {free_lines / total:.0%}), constrained {cons_form / total:.0%}")
+    print(
+        f"  {len(pats)} tunes x {n} samples: form kept free {free_form / total:.0%} "
+        f"(lines {free_lines / total:.0%}), constrained {cons_form / total:.0%}"
+    )
     print("  example (constrained, 浣溪沙):")
     print("   ", apps.generate_constrained(model, data.tokenizer, apps.tune_pattern("浣溪沙"),
                                           temperature=0.8, generator=gen).replace("\n", " / "))  # fmt: skip
@@ -83,23 +95,32 @@ def report_pairs(matches):
 
 
 def run_report(seconds):
-    train_m, test_m = records.make_matches(4000, seed=0), records.make_matches(60 if not Q else 10, seed=99)
+    train_m, test_m = (
+        records.make_matches(4000, seed=0),
+        records.make_matches(40 if not Q else 10, seed=99),
+    )
     text = "".join(p + a for p, a in report_pairs(train_m))
     tok = CharTokenizer(text)
     block = 256
-    model = train(gpt(tok.vocab_size, block), examples_batcher(tok, report_pairs(train_m), block), seconds)
+    model = train(
+        gpt(tok.vocab_size, block), examples_batcher(tok, report_pairs(train_m), block), seconds
+    )
     reports = [apps.complete(model, tok, records.record_text(m) + "\n", 160) for m in test_m]
     refs = [records.write_report(m) for m in test_m]
     checks = [records.fact_check(r, m) for r, m in zip(reports, test_m, strict=True)]
     print(f"  ROUGE {records.rouge(reports, refs)}")
-    print(f"  fact accuracy {sum(c.accuracy for c in checks) / len(checks):.3f}, "
-          f"reports all true {sum(c.all_true for c in checks) / len(checks):.0%}")
+    print(
+        f"  fact accuracy {sum(c.accuracy for c in checks) / len(checks):.3f}, "
+        f"reports all true {sum(c.all_true for c in checks) / len(checks):.0%}"
+    )
     kinds: dict[str, int] = {}
     for c in checks:
         for cl in c.invented:
             kinds[cl.kind] = kinds.get(cl.kind, 0) + 1
     print(f"  invented claims by kind: {kinds}")
-    bad = next((r, c) for r, c in zip(reports, checks, strict=True) if c.invented) if kinds else None
+    bad = (
+        next((r, c) for r, c in zip(reports, checks, strict=True) if c.invented) if kinds else None
+    )
     if bad:
         print(f"  a wrong report: {bad[0]!r}\n    invented: {[x.text for x in bad[1].invented]}")
     # summarisation: the other way round, report -> record
@@ -114,7 +135,9 @@ def run_report(seconds):
             fields += sum(getattr(got, f) == getattr(m, f) for f in m.__dataclass_fields__)
         except ValueError:
             pass
-    print(f"  report -> record: exact {ok / len(test_m):.0%}, fields right {fields / (9 * len(test_m)):.0%}")
+    print(
+        f"  report -> record: exact {ok / len(test_m):.0%}, fields right {fields / (9 * len(test_m)):.0%}"
+    )
 
 
 def run_translate(seconds):
@@ -133,9 +156,11 @@ def run_translate(seconds):
     model = GPT(GPTConfig(vocab_size=tok.vocab_size, block_size=block, n_layer=2, n_head=4,
                           n_embd=64, dropout=0.0))  # fmt: skip
     print(f"  decoder-only {model.num_parameters():,} parameters")
-    model = train(model, examples_batcher(tok, lines, block, 128), seconds)
+    model = train(model, examples_batcher(tok, lines, None, 64), seconds)
     hyp = [apps.complete(model, tok, s + " = ", 30) for s, _ in test_pairs]
-    print(f"  decoder-only (prompt 'english = '): {score_translations(hyp, [t for _, t in test_pairs], 'zh')}")
+    print(
+        f"  decoder-only (prompt 'english = '): {score_translations(hyp, [t for _, t in test_pairs], 'zh')}"
+    )
     torch.manual_seed(0)
     cfg = TransformerSeq2SeqConfig(src_vocab=len(task.src_vocab), tgt_vocab=len(task.tgt_vocab),
                                    n_layer=2, n_head=4, n_embd=64)  # fmt: skip
@@ -143,7 +168,9 @@ def run_translate(seconds):
     print(f"  encoder-decoder {sum(p.numel() for p in s2s.parameters()):,} parameters")
     s2s = train(s2s, Seq2SeqBatcher(task.dataset("train"), 128, seed=1), seconds)
     hyp2 = [translate(s2s, task, s) for s, _ in test_pairs]
-    print(f"  encoder-decoder (chapter 5): {score_translations(hyp2, [t for _, t in test_pairs], 'zh')}")
+    print(
+        f"  encoder-decoder (chapter 5): {score_translations(hyp2, [t for _, t in test_pairs], 'zh')}"
+    )
 
 
 def run_search(seconds):
@@ -154,8 +181,10 @@ def run_search(seconds):
 
     def report(name, index):
         ranked = [index.search(q.text, 10) for q in queries]
-        print(f"  {name:18s} recall@10 {apps.recall_at_k(ranked, rel, 10):.3f}  "
-              f"MRR@10 {apps.mrr(ranked, rel):.3f}")
+        print(
+            f"  {name:18s} recall@10 {apps.recall_at_k(ranked, rel, 10):.3f}  "
+            f"MRR@10 {apps.mrr(ranked, rel):.3f}"
+        )
 
     bm = {a: apps.BM25Index(docs, a) for a in ("char", "bigram", "char+bigram")}
     for a, ix in bm.items():
@@ -180,10 +209,12 @@ def run_rag(seconds):
     tok = CharTokenizer("".join(p + a for p, a in pairs) + "?")
     block = 256
     model = train(gpt(tok.vocab_size, block), examples_batcher(tok, pairs, block), seconds)
-    test_q = qa.make_questions(db, per_record=1, seed=2)[: 100 if not Q else 20]
+    test_q = qa.make_questions(db, per_record=1, seed=2)[: 60 if not Q else 20]
     index = apps.BM25Index([records.record_text(m) for m in db], analyzer="word")
     found = [index.search(q.text, 1)[0] for q in test_q]
-    print(f"  retrieval top-1 right: {sum(f == q.record for f, q in zip(found, test_q, strict=True)) / len(test_q):.0%}")
+    print(
+        f"  retrieval top-1 right: {sum(f == q.record for f, q in zip(found, test_q, strict=True)) / len(test_q):.0%}"
+    )
     refs = [q.answer for q in test_q]
     for name, ctx in (("no retrieval", lambda q, f: None),
                       ("BM25 top-1 record", lambda q, f: records.record_text(db[f])),
@@ -209,8 +240,10 @@ def run_recommend(seconds):
                          ("GPT", recommend.next_item_scores(model, test_s, cfg.n_items)),
                          ("oracle", recommend.oracle_scores(gen, test_s))):  # fmt: skip
         ranked = recommend.top_items(scores, 10)
-        print(f"  {name:10s} HR@10 {apps.hit_rate_at_k(ranked, targets, 10):.3f} "
-              f"NDCG@10 {apps.ndcg_at_k(ranked, [[t] for t in targets], 10):.3f}")
+        print(
+            f"  {name:10s} HR@10 {apps.hit_rate_at_k(ranked, targets, 10):.3f} "
+            f"NDCG@10 {apps.ndcg_at_k(ranked, [[t] for t in targets], 10):.3f}"
+        )
 
 
 def _char():
@@ -230,8 +263,10 @@ def run_classify(seconds):
     block = pre.config.block_size
     x, y = apps.classification_tensors(data.train, tok, block, n)
     xt, yt = apps.classification_tensors(data.test, tok, block, n)
-    print(f"  {n} speakers, {len(data.train)} train / {len(data.test)} test lines; majority "
-          f"{(yt == yt.mode().values).float().mean():.0%}")
+    print(
+        f"  {n} speakers, {len(data.train)} train / {len(data.test)} test lines; majority "
+        f"{(yt == yt.mode().values).float().mean():.0%}"
+    )
 
     def fit_eval(name, clf, lr):
         from llmwidgets.apps.lora import trainable_parameters
@@ -282,17 +317,19 @@ TASKS = {"ci": run_ci, "report": run_report, "translate": run_translate, "search
 
 
 def main() -> None:
-    global Q
+    global Q, STEPS
     ap = argparse.ArgumentParser()
     ap.add_argument("task", choices=[*TASKS, "all"])
     ap.add_argument("--seconds", type=float, default=90.0)
+    ap.add_argument("--steps", type=int, default=None)
     ap.add_argument("--quick", action="store_true")
     args = ap.parse_args()
-    Q = args.quick
+    Q, STEPS = args.quick, args.steps
     random.seed(0)
     print(f"load average {os.getloadavg()}, threads {torch.get_num_threads()}")
     for name in TASKS if args.task == "all" else [args.task]:
-        print(f"== {name} ({'quick' if Q else args.seconds} s)")
+        budget = "quick" if Q else f"{STEPS} steps" if STEPS else f"{args.seconds} s"
+        print(f"== {name} ({budget})")
         t0 = time.perf_counter()
         TASKS[name](5.0 if Q else args.seconds)
         print(f"  total {time.perf_counter() - t0:.0f} s")

@@ -77,6 +77,7 @@ from llmwidgets.apps.recommend import (
 from llmwidgets.apps.records import (
     FactCheck,
     Match,
+    fact_accuracy,
     fact_check,
     make_matches,
     parse_record,
@@ -98,7 +99,7 @@ __all__ = [
     "GPTClassifier", "HybridIndex", "IGNORE", "LUNYU_QUERIES", "LoRALinear", "Match",
     "Question", "SessionConfig", "SessionGenerator", "SpeakerData", "add_lora", "analyze",
     "chat_example", "chat_prompt", "chat_reply", "classification_tensors", "complete",
-    "confusion_matrix", "embed_texts", "exact_match", "extend_vocab", "fact_check",
+    "confusion_matrix", "embed_texts", "exact_match", "extend_vocab", "fact_accuracy", "fact_check",
     "first_poem", "form_kept", "generate_constrained", "hidden_states", "hit_rate_at_k",
     "lines_kept", "lunyu_passages", "make_dialogues", "make_matches", "make_questions",
     "masked_example", "merge_lora", "mrr", "ndcg_at_k", "next_item_scores", "oracle_scores",

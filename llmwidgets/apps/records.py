@@ -42,6 +42,7 @@ __all__ = [
     "Claim",
     "FactCheck",
     "Match",
+    "fact_accuracy",
     "fact_check",
     "make_matches",
     "parse_record",
@@ -250,6 +251,11 @@ def fact_check(report: str, match: Match) -> FactCheck:
     if not any(c.kind == "result" and c.true for c in claims):
         missing += ("result",)
     return FactCheck(claims, missing)
+
+
+def fact_accuracy(report: str, match: Match) -> float:
+    """The share of a report's checkable claims that are true: ``fact_check(...).accuracy``."""
+    return fact_check(report, match).accuracy
 
 
 def rouge(predictions: Sequence[str], references: Sequence[str]) -> dict[str, float]:

@@ -186,6 +186,7 @@ def test_fact_check_finds_the_invented_facts() -> None:
     wrong = [(c.kind, c.text) for c in check.invented]
     assert wrong == [("result", "Ashford beat"), ("name", "Bakr"), ("number", "2000")]
     assert check.accuracy == pytest.approx(6 / 9)  # 9 claims, 3 invented
+    assert rec.fact_accuracy(report, _M) == check.accuracy
     assert set(check.missing) == {"star", "crowd", "result"}
     empty = rec.fact_check("", _M)
     assert empty.accuracy == 1.0 and len(empty.missing) == 9

@@ -192,3 +192,10 @@ def test_apps_imports_only_the_layers_below_and_only_the_facade_imports_it() -> 
                  if p.parent.name != "apps" and re.search(r"llmwidgets(\.| import )apps",
                                                            p.read_text())}  # fmt: skip
     assert importers <= {"__init__.py"} | {p for p in importers if p.startswith("checks/")}
+
+
+def test_every_public_name_of_apps_exists() -> None:
+    from llmwidgets import apps
+
+    assert [n for n in apps.__all__ if not hasattr(apps, n)] == []
+    assert len(set(apps.__all__)) == len(apps.__all__)
