@@ -19,14 +19,15 @@ each, which no text can produce by accident.
   ``<|end|>`` are trained on (:data:`~llmwidgets.apps.examples.IGNORE` elsewhere);
 * :func:`chat_reply` - the assistant's answer to a message, given the history;
 * :func:`make_dialogues` - a small synthetic instruction set (greet a name, repeat a word,
-  shout a word, say a word's opposite) in Shakespeare's alphabet, with held-out names and
-  words for testing.
+  shout a word, say a word's opposite) with names and words from tinyshakespeare, some
+  held out for testing.
 """
 
 from __future__ import annotations
 
 import random
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -34,7 +35,8 @@ import torch
 
 from llmwidgets.apps.examples import masked_example
 from llmwidgets.apps.prompting import complete
-from llmwidgets.core.validate import check_int, check_str
+from llmwidgets.core.data import load_text
+from llmwidgets.core.validate import check_int, check_real, check_str
 from llmwidgets.nn.gpt import GPT, GPTConfig
 from llmwidgets.text.tokenizers import CharTokenizer
 
@@ -184,44 +186,61 @@ def chat_reply(
                     temperature=temperature, generator=generator)  # fmt: skip
 
 
-_NAMES = ("Romeo", "Juliet", "Hamlet", "Portia", "Viola", "Lear", "Othello", "Bianca",
-          "Antonio", "Helena", "Puck", "Duncan", "Cordelia", "Falstaff", "Miranda",
-          "Oberon")  # fmt: skip
-_WORDS = ("love", "night", "crown", "sword", "ghost", "rose", "storm", "honour", "blood",
-          "heart", "moon", "king", "grave", "tears", "fool", "music")  # fmt: skip
 _OPPOSITES = (("day", "night"), ("love", "hate"), ("war", "peace"), ("life", "death"),
               ("friend", "foe"), ("old", "young"), ("light", "dark"), ("heaven", "hell"),
               ("rich", "poor"), ("true", "false"), ("hot", "cold"), ("sweet", "sour"))  # fmt: skip
+_SPEAKER = re.compile(r"^([A-Z]{3,10}):$", re.M)  # one-word speaker headers: "ROMEO:"
+_WORD = re.compile(r"\b[a-z]{4,8}\b")
 
 
-def make_dialogues(seed: int = 0, held_out: int = 4) -> dict[str, list[tuple[str, str]]]:
+def _names_and_words(text: str, n: int) -> tuple[list[str], list[str]]:
+    """The ``n`` most frequent one-word speakers (as "Romeo") and lower-case words."""
+    names = [name.capitalize() for name, _ in Counter(_SPEAKER.findall(text)).most_common(n)]
+    words = [w for w, _ in Counter(_WORD.findall(text)).most_common(n)]
+    return names, words
+
+
+def make_dialogues(
+    seed: int = 0, n: int = 60, held_out: float = 0.2, text: str | None = None
+) -> dict[str, list[tuple[str, str]]]:
     """A synthetic instruction set: ``{"train": [(user, assistant)], "test": [...]}``.
 
     Four tasks: ``"Greet NAME."`` -> ``"Good morrow, NAME!"``; ``"Repeat WORD."`` ->
     ``"WORD, WORD."``; ``"Shout WORD."`` -> ``"WORD!"`` in capitals; ``"What is the
-    opposite of A?"`` -> ``"B."`` (both directions of 12 pairs). The last ``held_out``
-    names and words (after a seeded shuffle) appear only in the test set, so the test
-    measures following the instruction, not recalling an answer; opposites are all in
-    training (they are facts to learn) and are tested on the pairs' reverse direction
-    for the ``held_out`` last pairs, which training shows one way only.
+    opposite of A?"`` -> ``"B."``. Names are the ``n`` most frequent one-word speakers of
+    tinyshakespeare and words its ``n`` most frequent words of 4-8 letters, so the
+    model's alphabet covers them all. After a seeded shuffle, the last ``held_out`` share
+    of the names and words appear only in the test set: the test measures following the
+    instruction (copying a name never seen in a greeting), not recalling an answer. The
+    12 opposite pairs are facts: training shows each pair one way, and for the last
+    ``held_out`` share of the pairs the test asks the other way round.
 
     Args:
         seed: the shuffle's seed.
-        held_out: names, words and opposite pairs kept for testing (1..8).
+        n: names and words to draw (>= 5 each).
+        held_out: the share kept for testing, in (0, 1).
+        text: the corpus (``None``: tinyshakespeare).
     """
     rng = random.Random(check_int("seed", seed, 0))
-    held_out = check_int("held_out", held_out, 1, 8)
-    names, words, pairs = list(_NAMES), list(_WORDS), list(_OPPOSITES)
+    n = check_int("n", n, 5)
+    share = check_real("held_out", held_out, 0, 1, min_open=True, max_open=True)
+    text = load_text("tinyshakespeare") if text is None else check_str("text", text)
+    names, words = _names_and_words(text, n)
+    if len(names) < 5 or len(words) < 5:
+        raise ValueError(f"the text has {len(names)} speaker names and {len(words)} words; need 5+")
+    pairs = list(_OPPOSITES)
     for xs in (names, words, pairs):
         rng.shuffle(xs)
     split: dict[str, list[tuple[str, str]]] = {"train": [], "test": []}
-    for part, ns, ws in (("train", names[:-held_out], words[:-held_out]),
-                         ("test", names[-held_out:], words[-held_out:])):  # fmt: skip
-        split[part] += [(f"Greet {n}.", f"Good morrow, {n}!") for n in ns]
+    cut_n, cut_w = max(1, round(len(names) * share)), max(1, round(len(words) * share))
+    for part, ns, ws in (("train", names[:-cut_n], words[:-cut_w]),
+                         ("test", names[-cut_n:], words[-cut_w:])):  # fmt: skip
+        split[part] += [(f"Greet {m}.", f"Good morrow, {m}!") for m in ns]
         split[part] += [(f"Repeat {w}.", f"{w}, {w}.") for w in ws]
         split[part] += [(f"Shout {w}.", f"{w.upper()}!") for w in ws]
+    cut_p = max(1, round(len(pairs) * share))
     for i, (a, b) in enumerate(pairs):
         split["train"].append((f"What is the opposite of {a}?", f"{b.capitalize()}."))
         reverse = (f"What is the opposite of {b}?", f"{a.capitalize()}.")
-        split["test" if i >= len(pairs) - held_out else "train"].append(reverse)
+        split["test" if i >= len(pairs) - cut_p else "train"].append(reverse)
     return split

@@ -129,10 +129,14 @@ def test_extend_vocab_keeps_the_old_logits() -> None:
 
 
 def test_dialogues_hold_out_names_and_words() -> None:
-    d = chat.make_dialogues(seed=0, held_out=4)
+    d = chat.make_dialogues(seed=0, n=20, held_out=0.25)
     train_users = {u for u, _ in d["train"]}
-    assert len(d["test"]) == 4 * 3 + 4 and not train_users & {u for u, _ in d["test"]}
-    assert ("Shout love.", "LOVE!") in d["train"] + d["test"]
+    assert len(d["test"]) == 5 * 3 + 3 and not train_users & {u for u, _ in d["test"]}
+    assert ("Greet Romeo.", "Good morrow, Romeo!") in d["train"] + d["test"]
+    assert len(d["train"]) == 15 * 3 + 12 + 9
+    base = CharTokenizer(chat.load_text("tinyshakespeare"))
+    tok = chat.ChatTokenizer(base)
+    assert all(tok.encode(u + a) for u, a in d["train"] + d["test"])  # every character known
 
 
 # --- LoRA ---
