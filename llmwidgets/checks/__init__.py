@@ -16,7 +16,8 @@ and the ``@exercise`` decorator):
 ``ch03a``   numerical gradient, bigram loss, context windows, MLP parameters
 ``ch03b``   character tokenizer, tokens per character, the two steps of a BPE merge
 ``ch03c``   split and merge heads, causal weights, multi-head attention
-``ch03d``   GPT parameter count, LayerNorm, the pre-LN block, weight tying
+``ch03d``   parameter count before building, KV cache size, token swap without position
+            embeddings, SwiGLU MLP, grouped-query attention
 ``ch03e``   learning-rate schedule, gradient clipping, the training loop
 ``ch04``    softmax with temperature, causal mask, attention, perplexity
 ``ch05``    the seq2seq loss, teacher forcing, beam search, Chinese numerals
@@ -56,9 +57,11 @@ from llmwidgets.checks.ch03c import (
 )
 from llmwidgets.checks.ch03d import (
     check_gpt_param_count,
-    check_layer_norm,
-    check_pre_ln_block,
-    check_weight_tying,
+    check_grouped_query_attention,
+    check_kv_cache_bytes,
+    check_swap_without_positions,
+    check_swiglu_hidden,
+    check_swiglu_mlp,
 )
 from llmwidgets.checks.ch03e import check_clip_grad_norm, check_lr_schedule, check_training_loop
 from llmwidgets.checks.ch04 import (
@@ -90,7 +93,8 @@ __all__ = [
     "check_ema",
     "check_entropy",
     "check_gpt_param_count",
-    "check_layer_norm",
+    "check_grouped_query_attention",
+    "check_kv_cache_bytes",
     "check_lr_schedule",
     "check_merge_heads",
     "check_merge_pair",
@@ -101,17 +105,18 @@ __all__ = [
     "check_next_token_probs",
     "check_numerical_gradient",
     "check_perplexity",
-    "check_pre_ln_block",
     "check_sampling_probs",
     "check_seq2seq_loss",
     "check_softmax_temperature",
     "check_split_heads",
+    "check_swap_without_positions",
+    "check_swiglu_hidden",
+    "check_swiglu_mlp",
     "check_teacher_forcing",
     "check_tokens_per_char",
     "check_top_p_kept",
     "check_training_loop",
     "check_training_pairs",
-    "check_weight_tying",
     "expect_close",
     "run_check",
 ]
