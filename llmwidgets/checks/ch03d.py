@@ -1,11 +1,9 @@
-"""Checks of notebook 03d (the GPT): the parameter count of a configuration before it is
-built (with and without biases, tied or not), the size of a KV cache in bytes, which
-logits change when two tokens swap places without position embeddings, a SwiGLU MLP with
-GPT-2's parameter budget, and grouped-query attention.
+"""Checks of notebook 03d (the GPT): the parameter count before building (with and without
+biases, tied or not), the size of a KV cache, which logits change when two tokens swap
+without position embeddings, a SwiGLU MLP at GPT-2's budget, grouped-query attention.
 
-The references: :func:`~llmwidgets.nn.gpt_config.gpt_param_count`, the cache's formula
-(``tests/checks/test_checks_ch03d.py`` measures it on a real
-:class:`~llmwidgets.nn.kv_cache.KVCache`), the swap rule (measured there on real GPTs),
+The references: :func:`~llmwidgets.nn.gpt_config.gpt_param_count`, the cache's formula and
+the swap rule (``tests/checks/test_checks_ch03d.py`` measures both on real models),
 ``F.silu`` and ``F.scaled_dot_product_attention``.
 """
 
@@ -33,15 +31,23 @@ __all__ = [
 
 def _whole_number(value: Any, what: str) -> int:
     """A learner's count as an int, or a :class:`Hint` (a float must be whole)."""
-    if isinstance(value, bool):
-        raise Hint(f"return a number for {what}, got {value!r}")
     try:
         number = float(value)
     except (TypeError, ValueError) as err:
         raise Hint(f"return the count as an int for {what}, got {value!r}") from err
-    if not math.isfinite(number) or number != int(number):
+    if isinstance(value, bool) or not math.isfinite(number) or number != int(number):
         raise Hint(f"{what} is a whole number; you returned {value!r}")
     return int(number)
+
+
+def _compare(got: int, right: int, slips: list[tuple[int, str]], what: str, last: str) -> None:
+    """Raise the hint of the first slip that ``got`` matches, else ``last``; pass if right."""
+    if got == right:
+        return
+    for wrong, hint in slips:
+        if got == wrong != right:
+            raise Hint(f"{hint} (for {what})")
+    raise Hint(f"{got:,} is not right for {what}. {last}")
 
 
 # --------------------------------------------------------------- exercise 1: parameters
@@ -50,69 +56,35 @@ def _whole_number(value: Any, what: str) -> int:
 def _param_count_slips(cfg: GPTConfig, total: int) -> list[tuple[int, str]]:
     """Typical wrong counts for ``cfg`` (whose right count is ``total``), with their hints."""
     V, T, L, C = cfg.vocab_size, cfg.block_size, cfg.n_layer, cfg.n_embd
-    n_norms = 2 * L + 1  # ln_1 and ln_2 per block, ln_f
+    norms = 2 * L + 1  # ln_1 and ln_2 per block, ln_f
+    off = "bias=False removes"
     slips = [
         (total - T * C, "add the position embeddings wpe: block_size × n_embd"),
-        (
-            total - L * 4 * C * C,
-            "the MLP has two 4C-wide matrices (C→4C and 4C→C): 8C² per block, plus "
-            "4C² for attention (Q, K, V and the output projection)",
-        ),
-    ]
+        (total - L * 4 * C * C, "the MLP has two 4C-wide matrices (C→4C and 4C→C): 8C² per "
+         "block, plus 4C² for attention (Q, K, V and the output projection)"),
+        (total + V * C, "with tie_weights=True the output head IS the token embedding: count "
+         "its vocab_size × n_embd matrix once") if cfg.tie_weights else
+        (total - V * C, "with tie_weights=False the output head lm_head has its own "
+         "vocab_size × n_embd matrix"),
+    ]  # fmt: skip
     if cfg.bias:
-        slips += [
+        return slips + [
             (total - 2 * C, "add the final LayerNorm ln_f: a gain and a shift, 2·n_embd"),
-            (
-                total - n_norms * 2 * C,
-                "count the LayerNorms: a gain and a shift of n_embd each, two per block "
-                "plus the final one",
-            ),
-            (
-                total - L * 9 * C,
-                "count the biases of the four Linear layers of a block: "
-                "3C (c_attn) + C (attn.c_proj) + 4C (c_fc) + C (mlp.c_proj)",
-            ),
+            (total - norms * 2 * C, "count the LayerNorms: a gain and a shift of n_embd "
+             "each, two per block plus the final one"),
+            (total - L * 9 * C, "count the biases of the four Linear layers of a block: "
+             "3C (c_attn) + C (attn.c_proj) + 4C (c_fc) + C (mlp.c_proj)"),
             (total + V, "the output head lm_head has no bias, in GPT-2 as here"),
-        ]
-    else:
-        slips += [
-            (
-                total - n_norms * C,
-                "bias=False removes the shifts, not the LayerNorms: each of them keeps "
-                "its gain of n_embd numbers",
-            ),
-            (
-                total + n_norms * C,
-                "bias=False removes the LayerNorms' shifts too (nn.LayerNorm(bias=False)): "
-                "only their gains remain",
-            ),
-            (
-                total + L * 9 * C,
-                "bias=False removes the biases of the four Linear layers of every block",
-            ),
-            (
-                total + L * 9 * C + n_norms * C,
-                "bias=False removes every bias: those of the Linear layers and the "
-                "LayerNorms' shifts (only their gains remain)",
-            ),
-        ]
-    if cfg.tie_weights:
-        slips.append(
-            (
-                total + V * C,
-                "with tie_weights=True the output head IS the token embedding: "
-                "count its vocab_size × n_embd matrix once",
-            )
-        )
-    else:
-        slips.append(
-            (
-                total - V * C,
-                "with tie_weights=False the output head lm_head has its own "
-                "vocab_size × n_embd matrix",
-            )
-        )
-    return slips
+        ]  # fmt: skip
+    return slips + [
+        (total - norms * C, f"{off} the shifts, not the LayerNorms: each keeps its gain of "
+         "n_embd numbers"),
+        (total + norms * C, f"{off} the LayerNorms' shifts too (nn.LayerNorm(bias=False)): "
+         "only their gains remain"),
+        (total + L * 9 * C, f"{off} the biases of the four Linear layers of every block"),
+        (total + L * 9 * C + norms * C, f"{off} every bias: those of the Linear layers and "
+         "the LayerNorms' shifts (only their gains remain)"),
+    ]  # fmt: skip
 
 
 @exercise("exercise 1 (count before you build)")
@@ -122,9 +94,10 @@ def check_gpt_param_count(my_param_count: Callable[[Any], Any]) -> str:
     ``config.bias`` says whether the Linear layers and LayerNorms have biases (shifts);
     ``config.tie_weights`` whether the output head shares the token embedding.
     """
+    small = dict(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128)
     cases = [
-        GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128),
-        GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128, bias=False),
+        GPTConfig(**small),
+        GPTConfig(**small, bias=False),
         GPTConfig.preset("gpt2", bias=False, tie_weights=False),
         GPTConfig(vocab_size=100, block_size=16, n_layer=2, n_head=2, n_embd=8),
         GPTConfig(vocab_size=65, block_size=32, n_layer=3, n_head=2, n_embd=32, tie_weights=False),
@@ -137,17 +110,11 @@ def check_gpt_param_count(my_param_count: Callable[[Any], Any]) -> str:
         )
         got = _whole_number(my_param_count(cfg), f"the count for {what}")
         total = gpt_param_count(cfg)
-        if got == total:
-            continue
-        for wrong, hint in _param_count_slips(cfg, total):
-            if got == wrong:
-                raise Hint(f"{hint} (for {what})")
-        raise Hint(
-            f"{got:,} is not the count of GPT(config) for {what}. Build a small GPT with "
-            "the same bias and tie_weights and compare your terms with the parameters it "
-            "lists, module by module: [(name, p.numel()) for name, p in "
-            "model.named_parameters()]"
-        )
+        _compare(got, total, _param_count_slips(cfg, total), what, (
+            "It is not the count of GPT(config): build a small GPT with the same bias and "
+            "tie_weights and compare your terms with the parameters it lists, module by "
+            "module: [(name, p.numel()) for name, p in model.named_parameters()]"
+        ))  # fmt: skip
     return (
         f"{len(cases)} configurations, with and without biases, tied and untied, "
         "GPT-2 medium among them"
@@ -155,10 +122,6 @@ def check_gpt_param_count(my_param_count: Callable[[Any], Any]) -> str:
 
 
 # ---------------------------------------------------------------- exercise 2: the cache
-
-
-def _kv_bytes(cfg: GPTConfig, batch: int, tokens: int, nbytes: int) -> int:
-    return 2 * cfg.n_layer * batch * tokens * cfg.n_embd * nbytes
 
 
 @exercise("exercise 2 (the size of a KV cache)")
@@ -180,32 +143,22 @@ def check_kv_cache_bytes(kv_cache_bytes: Callable[..., Any]) -> str:
         got = _whole_number(
             call(kv_cache_bytes, cfg, batch, tokens, nbytes), f"the bytes for {what}"
         )
-        right = _kv_bytes(cfg, batch, tokens, nbytes)
-        if got == right:
-            continue
+        right = 2 * cfg.n_layer * batch * tokens * cfg.n_embd * nbytes
         slips = [
             (right // 2, "the cache holds two tensors per layer: the keys and the values"),
-            (
-                right * 3 // 2,
-                "only keys and values are kept: a position's query is used once, in the "
-                "step that computes it, and never again",
-            ),
+            (right * 3 // 2, "only keys and values are kept: a position's query is used "
+             "once, in the step that computes it, and never again"),
             (right // cfg.n_layer, "every attention layer keeps its own keys and values"),
             (right // batch, "every sequence of the batch has its own keys and values"),
             (right // nbytes, "the question is in bytes: each number takes bytes_per_number"),
             (right // cfg.n_head, "all heads together: n_head heads of n_embd / n_head numbers"),
-            (
-                _kv_bytes(cfg, batch, cfg.block_size, nbytes),
-                "the cache grows with the positions seen (n_tokens), not with block_size",
-            ),
-        ]
-        for wrong, hint in slips:
-            if got == wrong and wrong != right:
-                raise Hint(f"{hint} (for {what})")
-        raise Hint(
-            f"{got:,} bytes is not what the cache holds for {what}. Write down the shape "
-            "of one layer's keys, (B, H, T_seen, D), and count the tensors of that shape"
-        )
+            (right // tokens * cfg.block_size, "the cache grows with the positions seen "
+             "(n_tokens), not with block_size"),
+        ]  # fmt: skip
+        _compare(got, right, slips, what, (
+            "Write down the shape of one layer's keys, (B, H, T_seen, D), and count the "
+            "tensors of that shape"
+        ))  # fmt: skip
     return f"{len(cases)} caches, from a tiny GPT to GPT-2 XL with 8 sequences"
 
 
@@ -221,9 +174,34 @@ def swap_changes(T: int, i: int, j: int, n_layer: int, positions: bool) -> list[
     own token changed; after j the set is the same); from the second layer on, the
     positions after j read first-layer outputs at i..j, which changed.
     """
-    if positions or n_layer >= 2:
-        return list(range(i, T))
-    return list(range(i, j + 1))
+    return list(range(i, T if positions or n_layer >= 2 else j + 1))
+
+
+def _swap_hint(got: list[int], T: int, i: int, j: int, n_layer: int, positions: bool) -> str:
+    """The hint for a wrong list of changed positions."""
+    if any(p < i for p in got):
+        return (f"a position before {i} sees neither swapped token (the causal mask), so "
+                "nothing it computes can change")  # fmt: skip
+    if any(p >= T for p in got):
+        return f"the positions are 0 .. {T - 1}"
+    if i not in got or j not in got:
+        return (
+            f"positions {i} and {j} now hold other tokens, so their own queries (and "
+            "the vectors they add to the stream) differ"
+        )
+    if positions:
+        return (
+            "with position embeddings the vector of a token depends on where it stands. "
+            "Does a position after the swap see the same vectors as before?"
+        )
+    if n_layer == 1:
+        return (
+            "without position embeddings a token's vector is the same wherever it stands, "
+            "and a weighted sum does not depend on the order of its terms. Compare what "
+            "a position after j sees, as a collection, before and after the swap"
+        )
+    return ("from the second layer on, a position reads the first layer's outputs, not the "
+            "tokens. Which of those outputs changed?")  # fmt: skip
 
 
 @exercise("exercise 3 (swapping two tokens without position embeddings)")
@@ -232,67 +210,24 @@ def check_swap_without_positions(changed_positions: Callable[..., Any]) -> str:
     in increasing order) whose logits change when the two different tokens at ``i < j``
     swap places, in a GPT with ``n_layer`` blocks, with (``positions=True``) or without
     position embeddings."""
-    cases = [
-        (10, 2, 5, 1, False),
-        (10, 2, 5, 1, True),
-        (10, 2, 5, 2, False),
-        (12, 4, 9, 1, False),
-        (8, 0, 7, 1, False),
-        (8, 3, 4, 3, False),
-        (6, 1, 2, 4, True),
-    ]
-    for T, i, j, n_layer, positions in cases:
-        what = f"changed_positions({T}, {i}, {j}, n_layer={n_layer}, positions={positions})"
-        got = changed_positions(T, i, j, n_layer, positions)
-        if isinstance(got, torch.Tensor):
-            got = got.tolist()
-        if isinstance(got, (bool, int, str)) or not hasattr(got, "__iter__"):
-            raise Hint(f"return the changed positions as a list of ints for {what}, got {got!r}")
+    cases = [(10, 2, 5, 1, False), (10, 2, 5, 1, True), (10, 2, 5, 2, False), (12, 4, 9, 1, False),
+             (8, 0, 7, 1, False), (8, 3, 4, 3, False), (6, 1, 2, 4, True)]  # fmt: skip
+    for case in cases:
+        what = "changed_positions({}, {}, {}, n_layer={}, positions={})".format(*case)
+        got = changed_positions(*case)
+        got = got.tolist() if isinstance(got, torch.Tensor) else got
         try:
+            if isinstance(got, (str, bytes)):
+                raise TypeError
             got = sorted({int(p) for p in got})
         except (TypeError, ValueError) as err:
-            raise Hint(f"return a list of ints (positions) for {what}") from err
-        right = swap_changes(T, i, j, n_layer, positions)
-        if got == right:
-            continue
-        if any(p < i for p in got):
-            raise Hint(
-                f"for {what}: a position before {i} sees neither of the swapped tokens "
-                "(the causal mask), so nothing it computes can change"
-            )
-        if any(p >= T for p in got):
-            raise Hint(f"for {what}: the positions are 0 .. {T - 1}")
-        if i not in got or j not in got:
-            raise Hint(
-                f"for {what}: positions {i} and {j} now hold other tokens, so their own "
-                "queries (and the vectors they add to the stream) differ"
-            )
-        if positions:
-            raise Hint(
-                f"for {what}: with position embeddings the vector of a token depends on "
-                "where it stands. Does a position after the swap see the same vectors as "
-                "before?"
-            )
-        if n_layer == 1:
-            raise Hint(
-                f"for {what}: without position embeddings a token's vector is the same "
-                "wherever it stands, and a weighted sum does not depend on the order of its "
-                "terms. Compare what a position after j sees, as a collection, before and "
-                "after the swap"
-            )
-        raise Hint(
-            f"for {what}: from the second layer on, a position reads the first layer's "
-            "outputs, not the tokens. Which of those outputs changed?"
-        )
+            raise Hint(f"return the changed positions as a list of ints for {what}") from err
+        if got != swap_changes(*case):
+            raise Hint(f"for {what}: {_swap_hint(got, *case)}")
     return f"{len(cases)} cases, one to four layers, with and without position embeddings"
 
 
 # --------------------------------------------------------------- exercise 4: SwiGLU
-
-
-def _llama_hidden(n_embd: int, multiple_of: int) -> int:
-    hidden = int(8 * n_embd / 3)  # 3·C·h = 8·C² weights, GPT-2's MLP
-    return multiple_of * ((hidden + multiple_of - 1) // multiple_of)
 
 
 @exercise("exercise 4 (SwiGLU's hidden width)")
@@ -301,19 +236,19 @@ def check_swiglu_hidden(swiglu_hidden: Callable[[int, int], Any]) -> str:
     MLP (three C × h matrices, no biases) has as many weights as GPT-2's MLP (two of
     C × 4C), rounded down to an integer, then up to a multiple of ``multiple_of``."""
     cases = [(768, 256), (4096, 256), (5120, 256), (1000, 8), (96, 1), (100, 64)]
-    for n_embd, multiple_of in cases:
-        what = f"swiglu_hidden({n_embd}, {multiple_of})"
-        got = _whole_number(swiglu_hidden(n_embd, multiple_of), what)
-        right = _llama_hidden(n_embd, multiple_of)
+    for n_embd, m in cases:
+        what = f"swiglu_hidden({n_embd}, {m})"
+        got = _whole_number(swiglu_hidden(n_embd, m), what)
+        right = m * math.ceil(int(8 * n_embd / 3) / m)  # 3·C·h = 8·C², LLaMA's rounding
         if got == right:
             continue
-        if got in (4 * n_embd, multiple_of * -(-4 * n_embd // multiple_of)):
+        if got in (4 * n_embd, m * math.ceil(4 * n_embd / m)):
             raise Hint(
                 f"for {what}: with h = 4·n_embd a SwiGLU MLP holds 3 · 4C² = 12C² weights, "
                 "half as many again as GPT-2's 8C²: it has three matrices, not two"
             )
-        if got % multiple_of:
-            raise Hint(f"for {what}: round h up to a multiple of {multiple_of}")
+        if got % m:
+            raise Hint(f"for {what}: round h up to a multiple of {m}")
         if got < right:
             raise Hint(f"for {what}: round up to the next multiple, not down")
         raise Hint(
@@ -332,39 +267,27 @@ def check_swiglu_mlp(my_swiglu: Callable[..., Any]) -> str:
     for ``x`` (..., C), ``w_gate`` and ``w_up`` (h, C), ``w_down`` (C, h): nn.Linear's
     layout, no biases."""
     gen = torch.Generator().manual_seed(0)
-
-    def randn(*shape: int) -> torch.Tensor:
-        return torch.randn(*shape, generator=gen, dtype=torch.float64)
-
     shapes = [((2, 5, 8), 12), ((3, 16), 40), ((1, 4, 6), 16)]
-    for x_shape, hidden in shapes:
+    for x_shape, h in shapes:
         c = x_shape[-1]
-        x = 2 * randn(*x_shape)
-        w_gate, w_up, w_down = randn(hidden, c), randn(hidden, c), randn(c, hidden) / 3
-        what = f"x of shape {x_shape}, h = {hidden}"
+        x, w_gate, w_up, w_down = (
+            torch.randn(*s, generator=gen, dtype=torch.float64)
+            for s in (x_shape, (h, c), (h, c), (c, h))
+        )
+        x, w_down = 2 * x, w_down / 3
         gate, up = x @ w_gate.T, x @ w_up.T
         wrong = [
-            (
-                (gate * F.silu(up)) @ w_down.T,
-                "the SiLU acts on the gate branch (x W_gateᵀ); the up branch stays linear",
-            ),
-            (
-                (torch.sigmoid(gate) * up) @ w_down.T,
-                "that is the original GLU, with a sigmoid gate; SwiGLU's gate is "
-                "SiLU(z) = z · sigmoid(z)",
-            ),
-            (
-                (F.gelu(gate) * up) @ w_down.T,
-                "GELU gives GEGLU; SwiGLU uses SiLU (Swish with β = 1), F.silu",
-            ),
-            (
-                F.silu(gate) @ w_down.T,
-                "multiply the gate by the up branch (x W_upᵀ), element by element",
-            ),
-        ]
+            ((gate * F.silu(up)) @ w_down.T, "the SiLU acts on the gate branch (x W_gateᵀ); "
+             "the up branch stays linear"),
+            ((torch.sigmoid(gate) * up) @ w_down.T, "that is the original GLU, with a sigmoid "
+             "gate; SwiGLU's gate is SiLU(z) = z · sigmoid(z)"),
+            ((F.gelu(gate) * up) @ w_down.T, "GELU gives GEGLU; SwiGLU uses SiLU (Swish with "
+             "β = 1), F.silu"),
+            (F.silu(gate) @ w_down.T, "multiply the gate by the up branch (x W_upᵀ), element "
+             "by element"),
+        ]  # fmt: skip
         got = call(my_swiglu, x, w_gate, w_up, w_down)
-        expected = (F.silu(gate) * up) @ w_down.T
-        expect_close(got, expected, what, wrong)
+        expect_close(got, (F.silu(gate) * up) @ w_down.T, f"x of shape {x_shape}, h = {h}", wrong)
     return f"{len(shapes)} cases, against (F.silu(x W_gateᵀ) · x W_upᵀ) W_downᵀ"
 
 
@@ -378,37 +301,23 @@ def check_grouped_query_attention(my_gqa: Callable[..., Any]) -> str:
     head g. The reference is ``F.scaled_dot_product_attention(..., is_causal=True,
     enable_gqa=True)``."""
     gen = torch.Generator().manual_seed(0)
+    sdpa = F.scaled_dot_product_attention
     sizes = [(2, 4, 2, 5, 3), (1, 6, 3, 7, 4), (2, 4, 1, 6, 2), (1, 4, 4, 5, 3)]  # B H G T D
     for B, H, G, T, D in sizes:
-        q = torch.randn(B, H, T, D, generator=gen, dtype=torch.float64)
-        k = torch.randn(B, G, T, D, generator=gen, dtype=torch.float64)
-        v = torch.randn(B, G, T, D, generator=gen, dtype=torch.float64)
-        what = f"{H} query heads, {G} key/value heads (B={B}, T={T}, D={D})"
+        q, k, v = (torch.randn(B, n, T, D, generator=gen, dtype=torch.float64) for n in (H, G, G))
         r = H // G
         ki, vi = k.repeat_interleave(r, dim=1), v.repeat_interleave(r, dim=1)
-        kr, vr = k.repeat(1, r, 1, 1), v.repeat(1, r, 1, 1)
-        expected = F.scaled_dot_product_attention(q, ki, vi, is_causal=True)
         wrong = [
-            (
-                F.scaled_dot_product_attention(q, kr, vr, is_causal=True),
-                "query heads share keys and values in consecutive groups: heads 0 .. H/G − 1 "
-                "use key/value head 0, the next H/G head 1, and so on (repeat_interleave, "
-                "not repeat)",
-            ),
-            (
-                F.scaled_dot_product_attention(q, ki, vi),
-                "apply the causal mask: query t sees keys 0 .. t only",
-            ),
-            (
-                F.scaled_dot_product_attention(
-                    q, ki, vi, is_causal=True, scale=1 / math.sqrt(G * D)
-                ),
-                "scale the scores by √D, the size of one head",
-            ),
-            (
-                F.scaled_dot_product_attention(q, ki, vi, is_causal=True, scale=1.0),
-                "divide the scores by √D before the softmax",
-            ),
-        ]
-        expect_close(call(my_gqa, q, k, v), expected, what, wrong)
+            (sdpa(q, k.repeat(1, r, 1, 1), v.repeat(1, r, 1, 1), is_causal=True),
+             "query heads share keys and values in consecutive groups: heads 0 .. H/G − 1 "
+             "use key/value head 0, the next H/G head 1, and so on (repeat_interleave, not "
+             "repeat)"),
+            (sdpa(q, ki, vi), "apply the causal mask: query t sees keys 0 .. t only"),
+            (sdpa(q, ki, vi, is_causal=True, scale=1 / math.sqrt(G * D)),
+             "scale the scores by √D, the size of one head"),
+            (sdpa(q, ki, vi, is_causal=True, scale=1.0),
+             "divide the scores by √D before the softmax"),
+        ]  # fmt: skip
+        what = f"{H} query heads, {G} key/value heads (B={B}, T={T}, D={D})"
+        expect_close(call(my_gqa, q, k, v), sdpa(q, ki, vi, is_causal=True), what, wrong)
     return f"{len(sizes)} cases, multi-query (G = 1) and plain multi-head (G = H) among them"
