@@ -16,13 +16,21 @@ to ``release/04_math/``, and ``nbgrader autograde 04_math`` grades what lies in
 Usage::
 
     python book/tools/course.py COURSE_DIR [notebooks/NAME.ipynb ...]
+    python book/tools/course.py COURSE_DIR --repair ASSIGNMENT
 
 Without notebooks, every notebook of ``_toc.yml`` is copied, in the book's order.
+
+``--repair`` puts nbgrader's cell metadata back into the submissions of an assignment
+(``submitted/*/ASSIGNMENT/*.ipynb``) that lost it: an editor that drops unknown metadata,
+or a student who copied the cells into a new notebook. Each answer cell is found by its
+first line (``# @title Exercise N: ...``), each check cell by its code; their metadata
+is copied from the released student version. nbgrader grades only cells it can identify.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import importlib.util
 import os
 import shutil
@@ -31,6 +39,7 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+import nbformat
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -176,6 +185,80 @@ def generate_assignments(course_dir: str | Path, assignment: str = "*") -> str:
     return run_nbgrader(course_dir, "generate_assignment", assignment, "--force")
 
 
+def _find(cells: list, wanted: nbformat.NotebookNode) -> nbformat.NotebookNode | None:
+    """The cell of ``cells`` that is ``wanted``'s: same first line for an answer cell
+    (``# @title Exercise N: ...``), same code for a check cell."""
+    if wanted.metadata.nbgrader.get("solution"):
+        first = wanted.source.splitlines()[:1]
+        found = [c for c in cells if first and c.source.splitlines()[:1] == first]
+    else:
+        found = [c for c in cells if c.source.strip() == wanted.source.strip()]
+    return found[0] if len(found) == 1 else None
+
+
+def repair_submission(
+    submission: nbformat.NotebookNode, release: nbformat.NotebookNode
+) -> list[str]:
+    """Copy nbgrader's metadata from the released notebook into a submission that lost it.
+
+    Args:
+        submission: a student's notebook; changed in place.
+        release: the student version it was made from (``release/<assignment>/``).
+
+    Returns:
+        One line per exercise cell: what was repaired, or that it could not be found.
+    """
+    report = []
+    code = [c for c in submission.cells if c.cell_type == "code"]
+    for cell in release.cells:
+        grader = cell.metadata.get("nbgrader")
+        if not grader or cell.cell_type != "code":
+            continue
+        grade_id = grader["grade_id"]
+        found = _find(code, cell)
+        if found is None:
+            report.append(f"{grade_id}: not found (this exercise cannot be graded)")
+        elif found.metadata.get("nbgrader", {}).get("grade_id") != grade_id:
+            found.metadata["nbgrader"] = copy.deepcopy(grader)
+            for key in ("deletable", "editable"):
+                if key in cell.metadata:
+                    found.metadata[key] = cell.metadata[key]
+            report.append(f"{grade_id}: metadata restored")
+    return report
+
+
+def repair_submissions(course_dir: str | Path, assignment: str) -> list[str]:
+    """Repair every submission of an assignment (see :func:`repair_submission`).
+
+    Args:
+        course_dir: the course directory (with ``release/`` and ``submitted/``).
+        assignment: the assignment id, e.g. ``"04_math"``.
+
+    Returns:
+        The report, one line per repaired or missing cell, prefixed with the file.
+
+    Raises:
+        ValueError: if the assignment has no released notebook.
+    """
+    course = Path(course_dir)
+    released = sorted((course / "release" / assignment).glob("*.ipynb"))
+    if not released:
+        raise ValueError(
+            f"no release/{assignment}/*.ipynb in {course}: run nbgrader generate_assignment "
+            f"{assignment} first"
+        )
+    report = []
+    for release_path in released:
+        release = nbformat.read(release_path, as_version=4)
+        for path in sorted(course.glob(f"submitted/*/{assignment}/{release_path.name}")):
+            submission = nbformat.read(path, as_version=4)
+            lines = repair_submission(submission, release)
+            if any(line.endswith("restored") for line in lines):
+                nbformat.write(submission, path)
+            report += [f"{path.relative_to(course)}: {line}" for line in lines]
+    return report
+
+
 def main(argv: list[str] | None = None) -> int:
     """Command-line entry point: make a course directory.
 
@@ -193,7 +276,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "notebooks", nargs="*", help="chapter notebooks (default: every notebook of _toc.yml)"
     )
+    parser.add_argument(
+        "--repair",
+        metavar="ASSIGNMENT",
+        help="restore nbgrader's metadata in the submissions of ASSIGNMENT, then stop",
+    )
     args = parser.parse_args(argv)
+    if args.repair:
+        try:
+            report = repair_submissions(args.course_dir, args.repair)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 1
+        print("\n".join(report) or f"{args.repair}: every submission has its metadata")
+        return 0
     try:
         written = make_course(args.course_dir, args.notebooks or toc_notebooks())
     except ValueError as err:

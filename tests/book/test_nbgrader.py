@@ -8,7 +8,9 @@ chapter, made from the released student notebook as a student would:
 * ``empty``: the student version untouched: 0 on every exercise;
 * ``partial``: some exercises right and the others wrong or untouched: exactly the
   points of the right ones (read from the notebook's metadata). In the fixture one
-  answer passes its visible check but not the hidden tests (0 for it).
+  answer passes its visible check but not the hidden tests (0 for it). This submission
+  also lost every cell's metadata (as some editors drop it) and is repaired first with
+  ``python book/tools/course.py COURSE --repair ASSIGNMENT``.
 
 ``nbgrader autograde`` grades all six; the scores are read from the gradebook. The
 untouched student version also runs in a learner's kernel (no ``NBGRADER_EXECUTION``),
@@ -276,7 +278,12 @@ def grade_course(tmp: Path, sources: dict[str, nbformat.NotebookNode], partial, 
                 folder = root / "submitted" / student / name
                 folder.mkdir(parents=True)
                 sub = submission(source, releases[name], answers[student])
+                if student == "partial":  # as if an editor had dropped every cell's metadata
+                    for cell in sub.cells:
+                        cell.metadata = nbformat.NotebookNode()
                 nbformat.write(sub, folder / f"{name}.ipynb")
+            # ... which course.py --repair restores from the released version.
+            assert course.main([str(root), "--repair", name]) == 0
         course.run_nbgrader(root, "autograde", "*", f"--Execute.timeout={CELL_TIMEOUT}")
         scores = {}
         with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:

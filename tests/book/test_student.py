@@ -142,6 +142,47 @@ def test_course_cli(tmp_path, capsys):
     assert "nope.ipynb is not a notebook" in capsys.readouterr().err
 
 
+def test_repair_restores_metadata_from_the_release(tmp_path, capsys):
+    release = chapter(2)
+    sub = nbformat.from_dict(release)
+    for cell in sub.cells:
+        cell.metadata = nbformat.NotebookNode()
+    sub.cells[6].source = "def f2(x):\n    return 2 * x"  # its # @title line deleted
+    sub.cells.insert(4, new_code_cell("print('a cell of the student')"))
+    report = course.repair_submission(sub, release)
+    assert report == [
+        "ex1-answer: metadata restored",
+        "ex1-check: metadata restored",
+        "ex2-answer: not found (this exercise cannot be graded)",
+        "ex2-check: metadata restored",
+    ]
+    assert sub.cells[3].metadata.nbgrader == release.cells[3].metadata.nbgrader
+    assert sub.cells[5].metadata.nbgrader == release.cells[4].metadata.nbgrader
+    assert "nbgrader" not in sub.cells[4].metadata
+    assert course.repair_submission(sub, release) == [  # the rest is in place now
+        "ex2-answer: not found (this exercise cannot be graded)"
+    ]
+
+    root = tmp_path / "course"
+    (root / "release" / "ch").mkdir(parents=True)
+    (root / "submitted" / "ann" / "ch").mkdir(parents=True)
+    nbformat.write(release, root / "release" / "ch" / "ch.ipynb")
+    stripped = nbformat.from_dict(release)
+    for cell in stripped.cells:
+        cell.metadata = nbformat.NotebookNode()
+    nbformat.write(stripped, root / "submitted" / "ann" / "ch" / "ch.ipynb")
+    assert course.main([str(root), "--repair", "ch"]) == 0
+    assert "submitted/ann/ch/ch.ipynb: ex2-check: metadata restored" in capsys.readouterr().out
+    repaired = nbformat.read(root / "submitted" / "ann" / "ch" / "ch.ipynb", as_version=4)
+    assert [c.metadata.get("nbgrader") for c in repaired.cells] == [
+        c.metadata.get("nbgrader") for c in release.cells
+    ]
+    assert course.main([str(root), "--repair", "ch"]) == 0  # nothing left to do
+    assert "every submission has its metadata" in capsys.readouterr().out
+    assert course.main([str(root), "--repair", "other"]) == 1
+    assert "generate_assignment other" in capsys.readouterr().err
+
+
 # ------------------------------------------------------------------ the student archive
 
 
