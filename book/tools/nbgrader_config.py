@@ -22,9 +22,13 @@ _default = GenerateAssignment.class_traits()["preprocessors"].default()
 _at = _default.index(ClearSolutions) + 1
 c.GenerateAssignment.preprocessors = [*_default[:_at], UnhideSolutions, *_default[_at:]]
 
-# Autograding runs every notebook in quick mode (the sizes CI uses: a chapter runs in
-# about 30 s on a CPU; the exercises' checks do not depend on the sizes). Set
-# LLMW_QUICK=0 in the environment to grade in full mode (minutes per chapter on a CPU).
-os.environ.setdefault("LLMW_QUICK", "1")
+# The kernels that autograde and validate run (nbgrader's Execute) start in quick mode,
+# the sizes CI uses: a chapter runs in about 30 s on a CPU, and the exercises' checks do
+# not depend on the sizes. Only those kernels: the teacher's own stay in full mode. To
+# grade in full mode (minutes per chapter on a CPU), set LLMW_QUICK=0 where nbgrader runs.
+c.Execute.extra_arguments = [
+    "--HistoryManager.hist_file=:memory:",  # nbgrader's default for Python kernels
+    "--IPKernelApp.exec_lines=__import__('os').environ.setdefault('LLMW_QUICK', '1')",
+]
 # Seconds one cell may run before nbgrader stops it (nbgrader's default is 30).
 c.Execute.timeout = 600

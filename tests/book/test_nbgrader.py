@@ -37,6 +37,8 @@ sys.path.insert(0, str(ROOT / "book" / "tools"))
 import course  # noqa: E402  (book tooling, not part of the llmwidgets package)
 import exercises  # noqa: E402
 
+pytestmark = pytest.mark.kernel  # nbgrader and the learner's run start real kernels
+
 # The real chapters graded end to end, in quick mode (about 30 s per submission each).
 # Empty while the notebooks are being converted to nbgrader's format; the switch is
 # this one line: REAL_CHAPTERS = ["04_math", "03b_tokenization"]
@@ -99,7 +101,10 @@ def fixture_chapter(title: str, head: str, exercises_: list[tuple]) -> nbformat.
     cells.append(new_markdown_cell("## Exercises"))
     for number, spec in enumerate(exercises_, start=1):
         cells += exercises.new_exercise(number, *spec)
-    cells += [new_markdown_cell("## After the exercises"), new_code_cell('print("the end")')]
+    cells.append(new_markdown_cell("## After the exercises"))
+    cells.append(
+        new_code_cell('import llmwidgets as lw\n\nprint("the end; quick mode:", lw.is_quick())')
+    )
     nb = new_notebook(cells=cells)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
     nb.metadata.kernelspec["language"] = "python"
@@ -284,6 +289,8 @@ def grade_course(tmp: Path, sources: dict[str, nbformat.NotebookNode], partial, 
                 nbformat.write(sub, folder / f"{name}.ipynb")
             # ... which course.py --repair restores from the released version.
             assert course.main([str(root), "--repair", name]) == 0
+        # Without LLMW_QUICK: the course's config starts nbgrader's kernels in quick mode.
+        mp.delenv("LLMW_QUICK")
         course.run_nbgrader(root, "autograde", "*", f"--Execute.timeout={CELL_TIMEOUT}")
         scores = {}
         with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
@@ -375,6 +382,8 @@ def test_gradebook_scores_are_exact(graded, student):
 def test_autograder_runs_every_cell_of_an_untouched_submission(graded):
     for name in graded.sources:
         nb = graded.autograded(name, "empty")
+        if name.startswith("fx_"):  # the fixture's last cell, in quick mode (the config's)
+            assert _text(nb.cells[-1]) == "the end; quick mode: True\n"
         for cell in nb.cells:
             if cell.cell_type != "code":
                 continue

@@ -86,6 +86,7 @@ def test_the_course_config_runs_unhide_right_after_clear_solutions(tmp_path):
         p.__name__ for p in [*default[:at], UnhideSolutions, *default[at:]]
     ]
     assert config.Execute.timeout >= 300
+    assert any("LLMW_QUICK', '1'" in a for a in config.Execute.extra_arguments)
     assert config.CourseDirectory.course_id == "llm-ecosystem"
 
 
