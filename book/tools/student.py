@@ -31,9 +31,10 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import course  # noqa: E402  (book/tools/course.py)
-import yaml  # noqa: E402
 
 ROOT = course.ROOT
 ARCHIVE_FOLDER = "student-notebooks"  # the folder a teacher gets when unzipping
