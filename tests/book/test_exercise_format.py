@@ -28,13 +28,6 @@ import student  # noqa: E402
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 #: Notebooks whose exercises are not in nbgrader's format yet (remove each as it lands).
 NOT_CONVERTED = {
-    "02_core_concepts",
-    "03a_neural_networks",
-    "03b_tokenization",
-    "03c_self_attention",
-    "03d_gpt",
-    "03e_training",
-    "04_math",
     "05_project",
     "07_widget_kit",
 }

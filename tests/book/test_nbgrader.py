@@ -42,7 +42,7 @@ pytestmark = pytest.mark.kernel  # nbgrader and the learner's run start real ker
 # The real chapters graded end to end, in quick mode (about 30 s per submission each).
 # Empty while the notebooks are being converted to nbgrader's format; the switch is
 # this one line: REAL_CHAPTERS = ["04_math", "03b_tokenization"]
-REAL_CHAPTERS: list[str] = []
+REAL_CHAPTERS: list[str] = ["04_math", "03b_tokenization"]
 
 STUDENTS = ("full", "empty", "partial")
 CELL_TIMEOUT = 300  # seconds one cell may run, in nbgrader and in the learner's kernel
