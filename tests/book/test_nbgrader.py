@@ -17,7 +17,9 @@ untouched student version also runs in a learner's kernel (no ``NBGRADER_EXECUTI
 where *Run All* must reach the last cell with no error and each check must say what to do.
 
 The chapters are two small fixture notebooks written here in the book's exercise format
-(``book/tools/exercises.py``), with checks from ``llmwidgets.checks``, so the test is fast.
+(``book/tools/exercises.py``), with the fixed checks of ``tests/book/fixture_checks.py``
+(the first versions of four of the book's checks), so the test is fast and stays valid
+when a chapter's exercises change.
 The same test runs on the real chapters of :data:`REAL_CHAPTERS` (quick mode).
 """
 
@@ -50,7 +52,13 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 
 # ------------------------------------------------------------------ fixture chapters
 
-MATH_HEAD = "import math\n\nimport torch\n\nfrom llmwidgets import checks"
+# The fixtures' checks live next to this test (fixture_checks.py), not in the package, so a
+# rewritten chapter cannot change what the fixture's submissions score.
+CHECKS_IMPORT = (
+    f"import sys\n\nsys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+    "import fixture_checks as checks  # noqa: E402"
+)
+MATH_HEAD = "import math\n\nimport torch\n\n" + CHECKS_IMPORT
 SOFTMAX = '''def my_softmax(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
     """Softmax of logits / temperature over the last dimension."""
     ### BEGIN SOLUTION
@@ -74,7 +82,7 @@ MASK_SLIP = '''def my_causal_mask(n: int) -> torch.Tensor:
     full = torch.ones(n, n, dtype=torch.bool)
     return full if n == 4 else full.tril()'''
 
-TOKENS_HEAD = "from llmwidgets import checks"
+TOKENS_HEAD = CHECKS_IMPORT
 CHAR_TOKENIZER = '''def my_char_tokenizer(text: str):
     """(encode, decode) over the sorted characters of text."""
     ### BEGIN SOLUTION
