@@ -29,7 +29,6 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 #: Notebooks whose exercises are not in nbgrader's format yet (remove each as it lands).
 NOT_CONVERTED = {
     "05_project",
-    "07_widget_kit",
 }
 
 
