@@ -19,7 +19,8 @@ and the ``@exercise`` decorator):
 ``ch03d``   GPT parameter count, LayerNorm, the pre-LN block, weight tying
 ``ch03e``   learning-rate schedule, gradient clipping, the training loop
 ``ch04``    softmax with temperature, causal mask, attention, perplexity
-``ch05``    the seq2seq loss, teacher forcing, beam search, Chinese numerals
+``ch05a``   a GRU cell, the gradient of a linear recurrence, GRU parameters, truncated BPTT
+``ch05``    length-normalised beam ranking, free running, reversed sources, numerals with 万
 ``ch07``    entropy, top-p, the sampling distribution, the moving average
 ==========  ====================================================================
 
@@ -68,10 +69,16 @@ from llmwidgets.checks.ch04 import (
     check_softmax_temperature,
 )
 from llmwidgets.checks.ch05 import (
-    check_beam_search,
     check_chinese_to_int,
-    check_seq2seq_loss,
-    check_teacher_forcing,
+    check_free_running_loss,
+    check_length_normalised_ranking,
+    check_reverse_source,
+)
+from llmwidgets.checks.ch05a import (
+    check_gradient_ratio,
+    check_gru_cell,
+    check_gru_param_count,
+    check_truncated_bptt,
 )
 from llmwidgets.checks.ch07 import check_ema, check_entropy, check_sampling_probs, check_top_p_kept
 
@@ -79,7 +86,6 @@ __all__ = [
     "Hint",
     "check_attention",
     "check_attention_masks",
-    "check_beam_search",
     "check_bigram_loss",
     "check_causal_attention_weights",
     "check_causal_mask",
@@ -89,8 +95,13 @@ __all__ = [
     "check_context_windows",
     "check_ema",
     "check_entropy",
+    "check_free_running_loss",
     "check_gpt_param_count",
+    "check_gradient_ratio",
+    "check_gru_cell",
+    "check_gru_param_count",
     "check_layer_norm",
+    "check_length_normalised_ranking",
     "check_lr_schedule",
     "check_merge_heads",
     "check_merge_pair",
@@ -102,15 +113,15 @@ __all__ = [
     "check_numerical_gradient",
     "check_perplexity",
     "check_pre_ln_block",
+    "check_reverse_source",
     "check_sampling_probs",
-    "check_seq2seq_loss",
     "check_softmax_temperature",
     "check_split_heads",
-    "check_teacher_forcing",
     "check_tokens_per_char",
     "check_top_p_kept",
     "check_training_loop",
     "check_training_pairs",
+    "check_truncated_bptt",
     "check_weight_tying",
     "expect_close",
     "run_check",
