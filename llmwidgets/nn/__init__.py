@@ -7,6 +7,8 @@
 * :mod:`~llmwidgets.nn.kv_cache` - the keys and values a GPT keeps while generating;
 * :mod:`~llmwidgets.nn.gpt2_weights` - Hugging Face GPT-2 weights into the GPT, checked;
 * :mod:`~llmwidgets.nn.multihead` - multi-head attention arithmetic (one implementation);
+* :mod:`~llmwidgets.nn.encoder` - bidirectional and cross-attention, the encoder block;
+* :mod:`~llmwidgets.nn.vit` - a tiny Vision Transformer over image patches;
 * :mod:`~llmwidgets.nn.token_ids` - token ids checked against a vocabulary and a context;
 * :mod:`~llmwidgets.nn.attention` - attention weights: checks, normalising, labels;
 * :mod:`~llmwidgets.nn.capture` - attention weights captured from a model;
@@ -33,10 +35,13 @@ from llmwidgets.nn.kv_cache import KVCache
 from llmwidgets.nn.modes import eval_mode, model_device
 from llmwidgets.nn.optim import adamw, decay_groups
 from llmwidgets.nn.sampling import entropy, kept_mask, sample_next, sampling_probs
+from llmwidgets.nn.vit import ViT, ViTConfig
 
 __all__ = [
     "GPT",
     "PRESETS",
+    "ViT",
+    "ViTConfig",
     "AttentionData",
     "GPTConfig",
     "KVCache",

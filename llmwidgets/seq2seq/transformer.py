@@ -3,12 +3,11 @@
 Reused as they are: :class:`~llmwidgets.nn.gpt.Block`'s LayerNorms and :class:`MLP`, GPT's
 :class:`CausalSelfAttention` (the decoder's self-attention: right-padded targets need no
 extra mask, since a position never sees the padding after it), the attention arithmetic
-of :mod:`llmwidgets.nn.multihead` and GPT-2's initialisation. New here, because GPT has no
-use for them:
+of :mod:`llmwidgets.nn.multihead`, GPT-2's initialisation, and the encoder's pieces of
+:mod:`llmwidgets.nn.encoder` (:class:`MultiHeadAttention` - cross- or bidirectional
+attention with a key-padding mask - and :class:`EncoderBlock`, imported from there and
+re-exported here). New here:
 
-* :class:`MultiHeadAttention` - queries from one sequence, keys and values from another
-  (cross-attention) or the same one, with a key-padding mask and no causal mask;
-* :class:`EncoderBlock` - a :class:`Block` whose attention is bidirectional and masked;
 * :class:`DecoderBlock` - a :class:`Block` with cross-attention between its causal
   self-attention and its MLP (pre-LayerNorm, as in GPT-2).
 """
@@ -21,8 +20,8 @@ import torch
 from torch import Tensor, nn
 
 from llmwidgets.core.validate import check_int
+from llmwidgets.nn.encoder import EncoderBlock, MultiHeadAttention
 from llmwidgets.nn.gpt import Block, GPTConfig, init_gpt2_weights
-from llmwidgets.nn.multihead import attend, merge_heads, split_heads
 from llmwidgets.seq2seq.base import Memory, Seq2Seq
 
 __all__ = [
@@ -57,44 +56,6 @@ class TransformerSeq2SeqConfig:
         return GPTConfig(vocab_size=self.tgt_vocab, block_size=self.block_size,
                          n_layer=self.n_layer, n_head=self.n_head, n_embd=self.n_embd,
                          dropout=self.dropout, bias=self.bias)  # fmt: skip
-
-
-class MultiHeadAttention(nn.Module):
-    """softmax(Q Kᵀ / √D) V per head, Q from ``x`` and K, V from ``memory``; masked keys get 0."""
-
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__()
-        self.n_head, self.n_embd, self.dropout = config.n_head, config.n_embd, config.dropout
-        self.q_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
-        self.kv_proj = nn.Linear(config.n_embd, 2 * config.n_embd, bias=config.bias)
-        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
-        self.resid_dropout = nn.Dropout(config.dropout)
-
-    def forward(
-        self, x: Tensor, memory: Tensor, key_mask: Tensor, return_attention: bool = False
-    ) -> Tensor | tuple[Tensor, Tensor]:
-        """``x`` (B, T, C), ``memory`` (B, S, C), ``key_mask`` (B, S) True = real ->
-        (B, T, C); with ``return_attention`` also the weights (B, H, T, S)."""
-        q = split_heads(self.q_proj(x), self.n_head)  # (B, H, T, D)
-        k, v = (split_heads(t, self.n_head) for t in self.kv_proj(memory).split(self.n_embd, 2))
-        p = self.dropout if self.training else 0.0  # k, v: (B, H, S, D)
-        out = attend(q, k, v, key_mask=key_mask, dropout_p=p, return_weights=return_attention)
-        y, att = out if return_attention else (out, None)  # (B, H, T, D), (B, H, T, S)
-        y = self.resid_dropout(self.c_proj(merge_heads(y)))  # (B, T, C)
-        return (y, att) if return_attention else y
-
-
-class EncoderBlock(Block):
-    """GPT's block with bidirectional, padding-masked self-attention."""
-
-    def __init__(self, config: GPTConfig) -> None:
-        super().__init__(config)
-        self.attn = MultiHeadAttention(config)  # replaces the causal one
-
-    def forward(self, x: Tensor, key_mask: Tensor) -> Tensor:  # type: ignore[override]
-        h = self.ln_1(x)
-        x = x + self.attn(h, h, key_mask)
-        return x + self.mlp(self.ln_2(x))
 
 
 class DecoderBlock(Block):

@@ -29,7 +29,9 @@ import torch
 from torch import nn
 
 import llmwidgets as lw
+from llmwidgets import analysis as an
 from llmwidgets.core.device import setup
+from llmwidgets.nn.vit import ViT, ViTConfig
 from llmwidgets.text.tokenizers import CharTokenizer
 from llmwidgets.training import (
     CheckpointError,
@@ -644,3 +646,232 @@ _WIDGETS = {
     ),
 }
 ROWS += [Row(f"widgets: {name}", *entry) for name, entry in _WIDGETS.items()]
+
+
+# --- analysis ---
+
+_TINY_GPT = functools.partial(lw.GPT, lw.GPTConfig.preset("char-tiny"))
+_ANALYSIS = [
+    ("forward_flops: config is a dict", lambda: an.forward_flops({"n_layer": 2}), ValueError,
+     "config must be a GPTConfig, got dict"),
+    ("forward_flops: seq_len above the context", lambda: an.forward_flops(
+     lw.GPTConfig.preset("char-tiny"), 1, 33), ValueError, r"seq_len must be an int in \[1, 32\]"),
+    ("six_nd: no parameters", lambda: an.six_nd(0, 10), ValueError, "n_params must be an int >= 1"),
+    ("count_flops: 1-D ids", lambda: an.count_flops(_TINY_GPT(), torch.zeros(5).long()),
+     ValueError, r"idx must be a \(B, T\) tensor of token ids, got \(5,\)"),
+    ("training_memory: batch 0", lambda: an.training_memory(lw.GPTConfig(), 0), ValueError,
+     "batch_size must be an int >= 1, got 0"),
+    ("inference_memory: unknown dtype", lambda: an.inference_memory(lw.GPTConfig(), dtype="fp8"),
+     ValueError, "dtype must be one of .*'float32'.* got 'fp8'"),
+    ("fits_in_memory: negative memory", lambda: an.fits_in_memory(7e9, -1), ValueError,
+     "memory_gib must be a finite number > 0, got -1"),
+    ("measure_peak_memory: not callable", lambda: an.measure_peak_memory(3), ValueError,
+     "fn must be callable, got 3"),
+    ("fit_power_law: a zero loss", lambda: an.fit_power_law([1, 2, 3, 4], [1, 0, 1, 1]),
+     ValueError, r"loss must be finite numbers > 0"),
+    ("fit_power_law: lengths differ", lambda: an.fit_power_law([1, 2, 3, 4], [4, 3, 2]),
+     ValueError, "4 sizes but 3 losses"),
+    ("compute_frontier: NaN loss", lambda: an.compute_frontier([1, 2], [1.0, float("nan")]),
+     ValueError, "loss must be 2 finite numbers"),
+    ("sweep_configs: a bare width", lambda: an.sweep_configs([32], 65, 16), ValueError,
+     r"shapes\[0\] must be \(n_layer, n_embd\), got 32"),
+    ("train_for_tokens: other context", lambda: an.train_for_tokens(lw.GPTConfig.preset(
+     "char-tiny"), text_data("ab cd ef " * 40, block_size=8, batch_size=2), 100), ValueError,
+     "config has block_size=32, vocab_size=65 but the data block_size=8, vocab_size=7"),
+    ("quantize_int8: no Linear", lambda: an.quantize_int8(nn.Embedding(3, 3)), ValueError,
+     "Embedding has no nn.Linear layer to quantise"),
+    ("compare_quantized: a tensor as batcher", lambda: an.compare_quantized(_TINY_GPT(), TOKENS),
+     ValueError, "batcher must be a Batcher"),
+    ("make_canaries: too few secrets", lambda: an.make_canaries(5, length=2, alphabet="ab"),
+     ValueError, "2\\^2 secrets cannot give 5 different ones"),
+    ("insert_canaries: counts mismatch", lambda: an.insert_canaries("a\nb", ["x"], [1, 2]),
+     ValueError, "1 canaries but 2 repeat counts"),
+    ("insert_canaries: line break", lambda: an.insert_canaries("a\nb", ["x\ny"], [1]),
+     ValueError, r"canaries\[0\] holds a line break"),
+    ("insert_canaries: zero repeats", lambda: an.insert_canaries("a\nb", ["x"], [0]),
+     ValueError, r"repeats\[0\] must be an int >= 1, got 0"),
+    ("exposure: secret outside the alphabet", lambda: an.exposure(_TINY_GPT(), None,
+     "pin abc", 3), ValueError, "the secret 'abc' has characters outside '0123456789'"),
+    ("verbatim_rate: counts mismatch", lambda: an.verbatim_rate(_TINY_GPT(), None, ["a"], []),
+     ValueError, "1 prompts but 0 continuations"),
+    ("logit_lens: not a GPT", lambda: an.logit_lens(nn.Linear(2, 2), torch.zeros(1, 2).long()),
+     ValueError, "model must be the book's GPT, got Linear"),
+    ("logit_lens: id outside the vocabulary", lambda: an.logit_lens(_TINY_GPT(),
+     torch.tensor([[1, 99]])), ValueError, r"token id 99 at position \(0, 1\) is outside"),
+    ("ablate_heads: head out of range", lambda: an.ablate_heads(_TINY_GPT(), [(0, 2)]).__enter__(),
+     ValueError, r"head=2 but each layer has 2 heads \(0..1\)"),
+    ("head_attention: key past the end", lambda: an.head_attention(_TINY_GPT(),
+     torch.zeros(1, 4).long(), [(3, 4)]), ValueError, r"key=4 but there are 4 positions"),
+    ("induction_scores: copies longer than half the context", lambda: an.induction_scores(
+     _TINY_GPT(), length=17), ValueError, r"length must be an int in \[2, 16\], got 17"),
+    ("head_ablation_effects: float mask", lambda: an.head_ablation_effects(_TINY_GPT(),
+     torch.zeros(1, 4).long(), torch.zeros(1, 4).long(), torch.ones(1, 4)), ValueError,
+     r"positions must be a bool tensor of shape \(1, 4\)"),
+    ("compare_heads: shapes differ", lambda: an.compare_heads(torch.ones(2, 2), torch.ones(2, 3)),
+     ValueError, r"attention \(2, 2\) but effects \(2, 3\)"),
+    ("reliability: confidence above 1", lambda: an.reliability([0.5, 1.5], [1, 0]), ValueError,
+     r"confidences must be probabilities in \[0, 1\]"),
+    ("reliability: counts mismatch", lambda: an.reliability([0.5], [1, 0]), ValueError,
+     r"confidences \(1\) and correct \(2\) must be as many"),
+    ("reliability: correct is not boolean", lambda: an.reliability([0.5], [2]), ValueError,
+     "correct must hold booleans"),
+    ("translation_confidence: not a Seq2Seq", lambda: an.translation_confidence(_TINY_GPT(),
+     None, ["one"], ["一"]), ValueError, "model must be a Seq2Seq, got GPT"),
+    ("ViTConfig: patch does not tile", lambda: ViTConfig(patch_size=3), ValueError,
+     "patch_size=3 does not divide image_size=8"),
+    ("ViT: images of another size", lambda: ViT(ViTConfig(n_embd=8, n_head=2))(torch.rand(1, 6, 6)),
+     ValueError, r"images must have shape \(B, 1, 8, 8\) with B >= 1 \(or \(B, H, W\)\), got"),
+    ("digits_data: test_fraction 1", lambda: an.digits_data(test_fraction=1), ValueError,
+     r"test_fraction must be a finite number in \(0, 1\), got 1"),
+    ("ImageBatcher: labels of another length", lambda: an.ImageBatcher(torch.rand(3, 1, 8, 8),
+     torch.zeros(2).long(), 2), ValueError, r"labels \(N,\) with N >= 1, got \(3, 1, 8, 8\) and"),
+    ("accuracy: lengths differ", lambda: an.accuracy(nn.Linear(2, 2), torch.rand(3, 2),
+     torch.zeros(2).long()), ValueError, "3 images but 2 labels"),
+    ("ShardedBatcher: rank out of range", lambda: an.ShardedBatcher(TokenBatcher(TOKENS, 4, 4),
+     2, 2), ValueError, r"rank=2 but there are 2 ranks \(0..1\)"),
+    ("train_gpt: zero steps", lambda: an.train_gpt("ab cd " * 50, steps=0), ValueError,
+     "steps must be an int >= 1, got 0"),
+]  # fmt: skip
+
+ROWS += [Row(f"analysis: {name}", call, error, words) for name, call, error, words in _ANALYSIS]
+
+
+# --- apps ---
+
+
+@functools.cache
+def _apps_tok() -> lw.CharTokenizer:
+    return lw.CharTokenizer("abcdefgh \n")
+
+
+@functools.cache
+def _apps_gpt() -> lw.GPT:
+    torch.manual_seed(0)
+    config = lw.GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=2, n_embd=8)
+    return lw.GPT(config).eval()
+
+
+def _apps_pattern():
+    from llmwidgets.apps.constrained import tune_patterns
+
+    return tune_patterns("甲 · 张\n春风。")["甲"]
+
+
+def _apps() -> list[Row]:
+    from llmwidgets import apps
+    from llmwidgets.apps import chat, recommend, records
+
+    match = records.make_matches(1)[0]
+    record = records.record_text(match)
+    return [
+        Row("apps: complete with an empty prompt",
+            lambda: apps.complete(_apps_gpt(), _apps_tok(), ""), ValueError,
+            "prompt must not be empty"),
+        Row("apps: complete with a prompt longer than the context",
+            lambda: apps.complete(_apps_gpt(), _apps_tok(), "abcdefgh"), ValueError,
+            r"the prompt has 8 tokens but the model's context is block_size=8"),
+        Row("apps: complete with a stop of two tokens",
+            lambda: apps.complete(_apps_gpt(), _apps_tok(), "ab", stop="ab"), ValueError,
+            "stop='ab' must be a single token of the tokenizer, got 2"),
+        Row("apps: sample_tokens with a mask that allows nothing",
+            lambda: apps.sample_tokens(_apps_gpt(), [1], 3,
+                                       allowed=lambda d: torch.zeros(10, dtype=torch.bool)),
+            ValueError, r"allowed\(\) must return a bool tensor of shape \(10,\) with at"),
+        Row("apps: generate_constrained with a str as pattern",
+            lambda: apps.generate_constrained(_apps_gpt(), _apps_tok(), "□□。"), ValueError,
+            "pattern must be a CiPattern, got str"),
+        Row("apps: generate_constrained on a model without Han characters",
+            lambda: apps.generate_constrained(_apps_gpt(), _apps_tok(), _apps_pattern()),
+            ValueError, "the tokenizer has no Han character"),
+        Row("apps: unknown tune", lambda: apps.tune_pattern("甲", {}), ValueError,
+            "unknown tune '甲'; 0 tunes"),
+        Row("apps: record missing a field",
+            lambda: apps.parse_record(record.rsplit(";", 1)[0]), ValueError,
+            "the record is missing the field\\(s\\) star"),
+        Row("apps: record with a word for a number",
+            lambda: apps.parse_record(record.replace(f"crowd={match.crowd}", "crowd=many")),
+            ValueError, "crowd must be a whole number, got 'many'"),
+        Row("apps: fact_check of a dict", lambda: apps.fact_check("x", {"home": "A"}), ValueError,
+            "match must be a Match, got dict"),
+        Row("apps: rouge with fewer predictions", lambda: apps.rouge(["a"], ["a", "b"]),
+            ValueError, "1 predictions for 2 references"),
+        Row("apps: rouge of a Chinese reference", lambda: apps.rouge(["子曰"], ["子曰"]),
+            ValueError, "reference 0 .* has no word ROUGE can count"),
+        Row("apps: BM25 search with an empty query",
+            lambda: apps.BM25Index(["ab", "cd"]).search(""), ValueError,
+            "query must not be empty"),
+        Row("apps: BM25 search with punctuation only",
+            lambda: apps.BM25Index(["ab", "cd"]).search("，。"), ValueError,
+            "the query '，。' has no search term \\('char'\\)"),
+        Row("apps: BM25 over no documents", lambda: apps.BM25Index([]), ValueError,
+            "docs must be a non-empty list of texts"),
+        Row("apps: dense query with no known character",
+            lambda: apps.DenseIndex(_apps_gpt(), _apps_tok(), ["abc"]).search("xyz"),
+            ValueError, "text 0 \\('xyz'\\) has no token the model knows"),
+        Row("apps: recall@k of a query without relevant ids",
+            lambda: apps.recall_at_k([[1, 2]], [set()], 1), ValueError,
+            "query 0 has no relevant id"),
+        Row("apps: recall@0", lambda: apps.recall_at_k([[1]], [{1}], 0), ValueError,
+            "k must be an int >= 1, got 0"),
+        Row("apps: ranked list with a repeat", lambda: apps.mrr([[1, 1]], [{1}]), ValueError,
+            "the ranked list of query 0 repeats an id"),
+        Row("apps: fusion of nothing", lambda: apps.reciprocal_rank_fusion([]), ValueError,
+            "rankings must be a non-empty list"),
+        Row("apps: unknown item id",
+            lambda: apps.popularity_scores([[1, 700]], n_items=600), ValueError,
+            r"item id 700 at position 1 of session 0 is not an item \(0..599\)"),
+        Row("apps: session of one item",
+            lambda: apps.session_examples([[1]], n_items=600), ValueError,
+            r"session 0 has 1 item\(s\); it needs at least 2"),
+        Row("apps: session probabilities above 1",
+            lambda: apps.SessionConfig(p_next=0.8, p_same=0.3), ValueError,
+            "p_next \\+ p_same must be <= 1"),
+        Row("apps: next item of an unknown item",
+            lambda: recommend.SessionGenerator().next_item_probs(600), ValueError,
+            "item must be an int in \\[0, 599\\], got 600"),
+        Row("apps: more speakers than the text has",
+            lambda: apps.speaker_lines(3, text="ANNA:\nhello there\n"), ValueError,
+            "the text has 1 speakers, fewer than n_speakers=3"),
+        Row("apps: a line longer than the context",
+            lambda: apps.classification_tensors([("abcdefgh a", 0)], _apps_tok(), 8, 2),
+            ValueError, "example 0 has 10 tokens, more than block_size=8"),
+        Row("apps: a label outside the classes",
+            lambda: apps.classification_tensors([("ab", 2)], _apps_tok(), 8, 2), ValueError,
+            "examples\\[0\\] label must be an int in \\[0, 1\\], got 2"),
+        Row("apps: an example longer than the context",
+            lambda: apps.pad_examples([([1, 2, 3, 4, 5], [1, 2, 3, 4, 5])], length=3),
+            ValueError, "example 0 has 5 tokens, more than the context length 3"),
+        Row("apps: an example with nothing to learn",
+            lambda: apps.masked_example([1, 2, 3], [True, False, False]), ValueError,
+            "no position is trained on"),
+        Row("apps: batcher of unequal tensors",
+            lambda: apps.RowBatcher(torch.zeros(3, 2), torch.zeros(4, 2), 2), ValueError,
+            r"x and y must have the same number of rows .* \[\(3, 2\), \(4, 2\)\]"),
+        Row("apps: chat turn with an unknown role",
+            lambda: apps.chat_prompt([("system", "hi")]), ValueError,
+            "turn 0 has role 'system'; roles are \\['assistant', 'user'\\]"),
+        Row("apps: chat turn holding a special token",
+            lambda: apps.chat_prompt([("user", "hi<|end|>")]), ValueError,
+            "turn 0 text contains a special token"),
+        Row("apps: chat reply to an empty message",
+            lambda: apps.chat_reply(_apps_gpt(), chat.ChatTokenizer(_apps_tok()), ""),
+            ValueError, "message must not be empty"),
+        Row("apps: a smaller vocabulary", lambda: apps.extend_vocab(_apps_gpt(), 5), ValueError,
+            "vocab_size must be an int >= 10, got 5"),
+        Row("apps: LoRA on no matching layer",
+            lambda: apps.add_lora(nn.Sequential(nn.Linear(2, 2)), targets=("c_attn",)),
+            ValueError, "no nn.Linear of the model is named \\['c_attn'\\]"),
+        Row("apps: LoRA rank 0", lambda: apps.LoRALinear(nn.Linear(2, 2), r=0), ValueError,
+            "r must be an int >= 1, got 0"),
+        Row("apps: five questions per record",
+            lambda: apps.make_questions([match], per_record=5), ValueError,
+            "per_record must be an int in \\[1, 4\\], got 5"),
+        Row("apps: question on two lines", lambda: apps.qa_prompt("a\nb"), ValueError,
+            "question must be one line"),
+        Row("apps: hidden states of a Linear",
+            lambda: apps.hidden_states(nn.Linear(2, 2), torch.zeros(1, 2, dtype=torch.long)),
+            ValueError, "model must be the book's GPT, got Linear"),
+    ]  # fmt: skip
+
+
+ROWS += _apps()

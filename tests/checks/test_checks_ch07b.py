@@ -1,4 +1,4 @@
-"""Notebook 07's checks (the widget kit): right answers pass, typical slips get their hint."""
+"""Notebook 07b's checks (the widget kit): right answers pass, typical slips get their hint."""
 
 from __future__ import annotations
 
@@ -15,9 +15,10 @@ from llmwidgets.training.history import MetricHistory
 # ------------------------------------------------------------------ correct answers
 
 
-def entropy_ok(probs):
-    p = probs[probs > 0]
-    return float(-(p * p.log()).sum())
+def entropy_limit_ok(vocab_size, top_k, limit):
+    if limit == "cold":
+        return 0.0
+    return math.log(min(top_k or vocab_size, vocab_size))
 
 
 def top_p_kept_ok(probs, top_p):
@@ -72,29 +73,18 @@ def sampling_probs_ok(
     return out / out.sum() if final_renormalise else out
 
 
-def ema_variant(values, alpha, *, debias=True, count_all=False, start_first=False):
-    """MetricHistory.smoothed's moving average; each switch changed is a typical slip."""
-    out, m, n = [], 0.0, 0
-    for x in values:
-        if not math.isfinite(x):
-            out.append(x)
-            n += count_all
-            continue
+def steps_to_settle_ok(alpha, tolerance):
+    n = 1
+    while alpha**n > tolerance:
         n += 1
-        m = x if start_first and n == 1 else alpha * m + (1 - alpha) * x
-        out.append(m / (1 - alpha**n) if debias and not start_first else m)
-    return out
-
-
-def ema_ok(values, alpha):
-    return ema_variant(values, alpha)
+    return n
 
 
 CHECKS = {
-    "entropy": (checks.check_entropy, entropy_ok),
+    "entropy_limits": (checks.check_entropy_limits, entropy_limit_ok),
     "top_p_kept": (checks.check_top_p_kept, top_p_kept_ok),
     "sampling_probs": (checks.check_sampling_probs, sampling_probs_ok),
-    "ema": (checks.check_ema, ema_ok),
+    "smoothing_lag": (checks.check_smoothing_lag, steps_to_settle_ok),
 }
 
 TestContract = contract_tests(CHECKS)
@@ -103,9 +93,11 @@ TestContract = contract_tests(CHECKS)
 def test_other_correct_forms_pass(capsys):
     checks.check_top_p_kept(top_p_mask_ok)  # a bool mask instead of ids
     checks.check_top_p_kept(lambda p, top_p: torch.tensor(top_p_kept_ok(p, top_p)[::-1]))
-    checks.check_entropy(lambda p: torch.special.entr(p).sum())  # a 0-dim tensor
+    checks.check_entropy_limits(lambda v, k, limit: torch.tensor(entropy_limit_ok(v, k, limit)))
     checks.check_sampling_probs(sampling_probs)  # the library itself
-    checks.check_ema(lambda v, a: torch.tensor(ema_ok(v, a)))
+    checks.check_smoothing_lag(  # the closed form, rounded up
+        lambda a, tol: 1 if a == 0 else max(1, math.ceil(math.log(tol) / math.log(a) - 1e-9))
+    )
     out = capsys.readouterr().out
     assert out.count("✓ correct") == 5, out
 
@@ -113,20 +105,24 @@ def test_other_correct_forms_pass(capsys):
 # ------------------------------------------------------------------ typical wrong answers
 
 
+def hot_ignores_top_k(vocab_size, top_k, limit):
+    return 0.0 if limit == "cold" else math.log(vocab_size)
+
+
 @pytest.mark.parametrize(
     "answer, hint",
     [
-        (lambda p: float((p * p.log()).nansum()), "check the sign"),
-        (lambda p: entropy_ok(p) / math.log(2), "in bits"),
-        (lambda p: float(-(p * p.log()).sum()), "0 · log 0"),
-        (lambda p: float(-p[p > 0].log().mean()), "weight each -log p"),
-        (lambda p: [entropy_ok(p)] * 2, "return one number"),
-        (lambda p: entropy_ok(p) + 0.1, "wrong values"),
+        (lambda v, k, limit: 0.0 if limit == "cold" else min(k or v, v), "not n"),
+        (lambda v, k, limit: 0.0 if limit == "cold" else math.log2(min(k or v, v)), "in bits"),
+        (hot_ignores_top_k, "top-k cuts before sampling"),
+        (lambda v, k, limit: entropy_limit_ok(v, k, "hot"), "as T shrinks"),
+        (lambda v, k, limit: 0.0, "as T grows"),
+        (lambda v, k, limit: [0.0, 1.0], "return one number"),
     ],
-    ids=["sign", "bits", "nan", "unweighted", "shape", "off"],
+    ids=["not-log", "bits", "ignores-top-k", "cold-uniform", "hot-zero", "shape"],
 )
-def test_entropy_hints(answer, hint, capsys):
-    assert_fails(checks.check_entropy, answer, hint, capsys)
+def test_entropy_limit_hints(answer, hint, capsys):
+    assert_fails(checks.check_entropy_limits, answer, hint, capsys)
 
 
 def drops_crossing(probs, top_p):
@@ -215,41 +211,28 @@ def test_slip_switches_change_the_result():
     )
 
 
-def ema_nan_spreads(values, alpha):
-    out, m, n = [], 0.0, 0
-    for x in values:
-        n += 1
-        m = alpha * m + (1 - alpha) * x
-        out.append(m / (1 - alpha**n))
-    return out
-
-
-def ema_drops_nan(values, alpha):
-    return [v if math.isfinite(v) else 0.0 for v in ema_ok(values, alpha)]
-
-
 @pytest.mark.parametrize(
     "answer, hint",
     [
-        (lambda v, a: ema_variant(v, a, debias=False), "bias"),
-        (lambda v, a: ema_ok(v, 1 - a) if a > 0 else v, "alpha is the weight of the past"),
-        (lambda v, a: ema_variant(v, a, count_all=True), "count only the finite values"),
-        (lambda v, a: ema_variant(v, a, start_first=True), "instead of starting from the first"),
-        (ema_nan_spreads, "spread into later values"),
-        (ema_drops_nan, "return a NaN/inf value as it is"),
-        (lambda v, a: ema_ok(v, a)[:-1], "one smoothed value per input value"),
+        (lambda a, tol: steps_to_settle_ok(1 - a, tol) if a > 0 else 1, "weight of the past"),
+        (lambda a, tol: steps_to_settle_ok(a, tol) + 1, "off by one"),
+        (lambda a, tol: steps_to_settle_ok(a, tol) - 0.5, "whole steps"),
+        (lambda a, tol: 3 * steps_to_settle_ok(a, tol), "how much weight"),
+        (lambda a, tol: [1, 2], "return one number"),
     ],
-    ids=["no-debias", "alpha-swapped", "count-all", "start-first", "nan", "drop-nan", "short"],
+    ids=["alpha-swapped", "off-by-one", "fraction", "off", "shape"],
 )
-def test_ema_hints(answer, hint, capsys):
-    assert_fails(checks.check_ema, answer, hint, capsys)
+def test_smoothing_lag_hints(answer, hint, capsys):
+    assert_fails(checks.check_smoothing_lag, answer, hint, capsys)
 
 
-def test_ema_reference_is_metric_history():
-    values = [3.0, 2.5, float("nan"), 2.0, float("inf"), 1.5]
+def test_smoothing_lag_reference_is_metric_history():
+    """After a long flat run, the smoothed curve n steps past a unit drop is alpha ** n."""
     history = MetricHistory()
-    for step, v in enumerate(values):
-        history.record(step, {"loss": v})
-    got = torch.tensor(ema_ok(values, 0.7))
-    expected = torch.tensor(history.smoothed("loss", 0.7)[1])
-    torch.testing.assert_close(got, expected, equal_nan=True)
+    for step in range(1, 3001):
+        history.record(step, {"loss": 1.0 if step <= 2000 else 0.0})
+    after = history.smoothed("loss", 0.9)[1][2000:]
+    torch.testing.assert_close(
+        torch.tensor(after[:30], dtype=torch.float64),
+        0.9 ** torch.arange(1, 31, dtype=torch.float64),
+    )
