@@ -1,206 +1,223 @@
-"""Checks of notebook 05 (the translation project): the source's loss fixed, teacher
-forcing, beam search, and Chinese numerals read back by rule.
+"""Checks of notebook 05b (the translation project): length-normalised ranking of beam
+hypotheses, the loss of a free-running decoder, reversed sources, and Chinese numerals
+with 万 and 亿 read back by rule.
 
-The references are the library's own versions of what the exercises rebuild:
-:func:`~llmwidgets.training.losses.next_token_loss` with ``ignore_index``,
-:func:`~llmwidgets.seq2seq.number_task.encode_pairs`,
-:func:`~llmwidgets.seq2seq.beam_search_steps` and
-:func:`~llmwidgets.seq2seq.number_to_chinese`.
+The references are the library's own pieces: GNMT's penalty
+(:func:`~llmwidgets.seq2seq.decoding.gnmt_penalty`, as :func:`~llmwidgets.seq2seq.beam_search`
+ranks), :func:`~llmwidgets.training.losses.next_token_loss`, a small
+:class:`~llmwidgets.seq2seq.rnn.GRUSeq2Seq`, and
+:func:`~llmwidgets.seq2seq.number_to_chinese` (its numbers are read back).
 """
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 
-from llmwidgets.checks._core import Hint, as_tensor, call, exercise, expect_close, pair
-from llmwidgets.seq2seq import beam_search_steps, number_to_chinese
-from llmwidgets.seq2seq.number_task import encode_pairs
+from llmwidgets.checks._core import Hint, as_tensor, call, exercise, expect_close, fixed_seed
+from llmwidgets.seq2seq.decoding import gnmt_penalty
+from llmwidgets.seq2seq.number_words import MAX_NUMBER, number_to_chinese
+from llmwidgets.seq2seq.rnn import GRUSeq2Seq
 from llmwidgets.training.losses import next_token_loss
 
-#: Exercise 4 reads the numerals of the notebook's default task, 0..9999 (without 万).
-MAX_NUMBER = 9999
-
 __all__ = [
-    "check_beam_search",
     "check_chinese_to_int",
-    "check_seq2seq_loss",
-    "check_teacher_forcing",
+    "check_free_running_loss",
+    "check_length_normalised_ranking",
+    "check_reverse_source",
+]
+
+# ------------------------------------------------------------------ exercise 1
+
+
+def _ranked(hyps: list[tuple[list[int], float]], key: Callable[[list[int], float], float]):
+    return [list(ids) for ids, _ in sorted(hyps, key=lambda h: -key(h[0], h[1]))]
+
+
+#: Finished hypotheses (ids without <bos>/<eos>, summed log-probability), and the alphas.
+_RANKING_CASES = [
+    ([([4, 5, 6], -1.0), ([4], -1.05), ([4, 5, 6, 7, 8, 9], -3.0)], (1.0,)),
+    ([([7, 8, 9], -1.31), ([7, 8], -1.16), ([7, 8, 9, 4], -1.62)], (0.0, 0.6, 1.0)),
+    ([([3], -0.70), ([3, 4, 5, 6, 7, 8], -1.50), ([3, 4], -0.90)], (0.0, 0.6, 1.0, 2.0)),
+    ([([5, 5], -2.0), ([5, 5, 5], -2.3), ([5], -1.9), ([5, 5, 5, 5], -2.6)], (0.0, 0.3, 0.6)),
+    ([([1, 2, 3, 4, 5], -0.5)], (0.6,)),
 ]
 
 
-def _padded_batch(seed: int, T: int, B: int, V: int, pad: int):
-    """Time-first logits ``(T, B, V)`` and targets ``(T, B)``; sequence b ends after T - b."""
-    gen = torch.Generator().manual_seed(seed)
-    logits = torch.randn(T, B, V, generator=gen, dtype=torch.float64)
-    targets = torch.randint(1, V, (T, B), generator=gen)
-    targets[targets == pad] = pad + 1  # real tokens are never the pad id...
-    for b in range(B):  # ...which fills sequence b after its T - b tokens
-        targets[T - b :, b] = pad
-    return logits, targets
+@exercise("exercise 1 (length-normalised ranking)")
+def check_length_normalised_ranking(my_rerank: Callable[..., Any]) -> str:
+    """Check ``my_rerank(hypotheses, alpha)``: finished beam hypotheses ``(ids, log_p)``
+    ranked best first by ``log_p / lp`` with GNMT's ``lp = ((5 + |Y|) / 6) ** alpha``,
+    where ``|Y|`` counts the ids and the ``<eos>`` that ended the hypothesis.
 
-
-@exercise("exercise 1 (the source's loss, fixed)")
-def check_seq2seq_loss(my_seq2seq_loss: Callable[..., Any]) -> str:
-    """Check ``my_seq2seq_loss(logits, targets, pad_id)``: the source's loss, fixed.
-
-    ``logits`` are time-first ``(T, B, V)``, as the source's ``nn.GRU`` (without
-    ``batch_first``) produces them, ``targets`` ``(T, B)`` with ``pad_id`` after each
-    sequence's end. The answer is the mean cross-entropy over the positions that are not
-    padding.
-    """
-    cases = [(0, 5, 3, 7, 0), (1, 4, 2, 5, 0), (2, 6, 4, 9, 3)]
-    for seed, T, B, V, pad in cases:
-        logits, targets = _padded_batch(seed, T, B, V, pad)
-        expected = next_token_loss(logits.transpose(0, 1), targets.T, ignore_index=pad)
-        flat = logits.reshape(-1, V)
-        with_pad = F.cross_entropy(flat, targets.reshape(-1))
-        mixed = F.cross_entropy(flat, targets.T.reshape(-1), ignore_index=pad)
-        mixed_pad = F.cross_entropy(flat, targets.T.reshape(-1))
-        what = f"logits {tuple(logits.shape)}, pad_id={pad}"
-        got = call(my_seq2seq_loss, logits, targets, pad)
-        expect_close(
-            got,
-            expected,
-            what,
-            wrong=[
-                (with_pad, "skip the padding: positions whose target is pad_id must not "
-                 "count (F.cross_entropy's ignore_index)"),
-                (mixed, "logits and targets are flattened in different orders: flatten "
-                 "both in the same (T, B) order, so row i of the logits belongs to target i"),
-                (mixed_pad, "flatten logits and targets in the same (T, B) order, and "
-                 "skip the padding positions"),
-            ],
-        )  # fmt: skip
-    return f"{len(cases)} batches, padding skipped"
-
-
-@exercise("exercise 2 (teacher forcing)")
-def check_teacher_forcing(my_teacher_forcing: Callable[..., Any]) -> str:
-    """Check ``my_teacher_forcing(seqs, bos, eos, pad) -> (tgt_in, tgt_out)``.
-
-    ``tgt_in`` is ``[bos] + seq`` padded with ``pad``; ``tgt_out`` is ``seq + [eos]`` padded
-    with ``-100`` (the id the loss ignores); both ``(B, longest + 1)`` LongTensors.
-    """
-    cases = [([[5, 6, 7], [8]], 1, 2, 0), ([[3], [4, 5], [6, 7, 8, 9]], 1, 2, 0),
-             ([[10, 11]], 7, 8, 9)]  # fmt: skip
-    for seqs, bos, eos, pad in cases:
-        reference = encode_pairs([([bos], s) for s in seqs], pad=pad, bos=bos, eos=eos)
-        exp_in, exp_out = reference.tgt_in, reference.tgt_out
-        got = my_teacher_forcing([list(s) for s in seqs], bos, eos, pad)
-        got_in, got_out = (
-            as_tensor(g, "tgt_in / tgt_out")
-            for g in pair(got, "return two tensors: (tgt_in, tgt_out)")
-        )
-        if got_in.shape != exp_in.shape or got_out.shape != exp_out.shape:
-            raise Hint(
-                f"for {seqs} both tensors should have shape {tuple(exp_in.shape)} (one "
-                f"column more than the longest sequence), got {tuple(got_in.shape)} and "
-                f"{tuple(got_out.shape)}"
-            )
-        if torch.equal(got_in, got_out) or got_in[:, 0].ne(bos).any():
-            raise Hint(
-                "tgt_in must start with <bos> and be the target shifted one step right; "
-                "feeding the target itself (the source's bug) lets the model copy its answer"
-            )
-        if not torch.equal(got_in, exp_in):
-            raise Hint(
-                f"for {seqs} tgt_in is {got_in.tolist()}: each row is <bos> then the "
-                "sequence, then pad up to the common width"
-            )
-        if torch.equal(got_out, exp_out):
-            continue
-        if torch.equal(got_out.masked_fill(got_out == pad, -100), exp_out):
-            raise Hint("pad tgt_out with -100, which the loss ignores, not with pad")
-        raise Hint(
-            f"for {seqs} tgt_out is {got_out.tolist()}: each row is the sequence, then "
-            "<eos> (so the model learns to stop), then -100 up to the common width"
-        )
-    return f"{len(cases)} batches: shifted right behind <bos>, <eos> at the end"
-
-
-# Toy next-token tables over 0 pad, 1 bos, 2 eos, 3, 4: the prefix (after <bos>) -> probs.
-_TABLES = [
-    {(): [0, 0, 0.1, 0.5, 0.4], (3,): [0, 0, 0.5, 0.25, 0.25], (4,): [0, 0, 0.9, 0.05, 0.05]},
-    {(): [0, 0, 0.3, 0.68, 0.02], (3,): [0, 0, 0.9, 0.06, 0.04]},  # stopping early loses
-    {(): [0, 0, 0.05, 0.55, 0.4], (3,): [0, 0, 0.2, 0.45, 0.35], (4,): [0, 0, 0.1, 0.85, 0.05],
-     (4, 3): [0, 0, 0.95, 0.03, 0.02], (3, 3): [0, 0, 0.32, 0.4, 0.28]},
-]  # fmt: skip
-
-
-def _step(table: dict, prefix: list[int]) -> torch.Tensor:
-    probs = torch.tensor(table.get(tuple(prefix[1:]), [0, 0, 0.5, 0.3, 0.2]), dtype=torch.float64)
-    return torch.log(probs)  # log 0 = -inf: that token is impossible
-
-
-def _best(table: dict, width: int) -> list[int]:
-    """The library's beam search (bos 1, eos 2, at most 5 tokens) on a toy table."""
-
-    def batched(prefixes: torch.Tensor) -> torch.Tensor:
-        return torch.stack([_step(table, p) for p in prefixes.tolist()])
-
-    return beam_search_steps(batched, 1, 2, width, 5)[0][0]
-
-
-@exercise("exercise 3 (beam search)")
-def check_beam_search(my_beam_search: Callable[..., Any]) -> str:
-    """Check ``my_beam_search(step, bos, eos, beam_width, max_len) -> list[int]``.
-
-    ``step(prefix)`` takes a list of ids starting with ``bos`` and returns the next-token
-    log-probabilities (a 1-D tensor). The answer is the best hypothesis found with
-    ``beam_width`` hypotheses kept per step, ranked by total log-probability, without
-    ``bos`` and ``eos``; a hypothesis ends at ``eos`` or after ``max_len`` tokens.
+    The answer returns the hypotheses (or their ids) in that order.
     """
     n = 0
-    for table in _TABLES:
-
-        def step(prefix: Any, table: dict = table) -> torch.Tensor:
-            return _step(table, [int(i) for i in prefix])
-
-        greedy = _best(table, 1)
-        for width in (1, 2, 4):
-            got = my_beam_search(step, 1, 2, width, 5)
-            got = [int(i) for i in (got.tolist() if isinstance(got, torch.Tensor) else got)]
+    for hyps, alphas in _RANKING_CASES:
+        for alpha in alphas:
+            expected = _ranked(hyps, lambda ids, lp, a=alpha: lp / gnmt_penalty(len(ids) + 1, a))
+            got = my_rerank([(list(ids), lp) for ids, lp in hyps], alpha)
+            if not isinstance(got, (list, tuple)) or len(got) != len(hyps):
+                raise Hint(f"return all {len(hyps)} hypotheses, best first, as a list")
+            got = [list(g[0]) if isinstance(g, tuple) else list(g) for g in got]
             n += 1
-            if got == _best(table, width):
+            if got == expected:
                 continue
-            if got[:1] == [1] or got[-1:] == [2]:
-                raise Hint("return the tokens between <bos> and <eos>, without them")
-            if width == 1:
-                raise Hint(
-                    f"with beam_width=1 the search is greedy, but it returned {got}: keep "
-                    "the single best prefix each step and follow step()'s most probable token"
-                )
-            if got == greedy:
-                raise Hint(
-                    f"beam_width={width} returned greedy's answer {got}; keep the "
-                    f"{width} best prefixes each step, scored by their SUM of log-probs"
-                )
-            if got == []:
-                raise Hint(
-                    "do not stop at the first finished hypothesis: a longer one can "
-                    "still score higher; stop when all the kept ones have ended"
-                )
+            slips = [
+                (_ranked(hyps, lambda ids, lp, a=alpha: lp / gnmt_penalty(len(ids), a)),
+                 "count the <eos> that ended each hypothesis: |Y| = len(ids) + 1"),
+                (_ranked(hyps, lambda ids, lp: lp),
+                 "with alpha > 0 the ranking must use the normalised score log_p / lp, not "
+                 "log_p alone"),
+                (_ranked(hyps, lambda ids, lp, a=alpha: lp * gnmt_penalty(len(ids) + 1, a)),
+                 "divide the log-probability by lp; multiplying a negative score by lp > 1 "
+                 "punishes long hypotheses even more"),
+                (_ranked(hyps, lambda ids, lp, a=alpha: lp / (len(ids) + 1) ** a),
+                 "use GNMT's penalty ((5 + |Y|) / 6) ** alpha, not |Y| ** alpha"),
+                (_ranked(hyps, lambda ids, lp, a=alpha: -lp / gnmt_penalty(len(ids) + 1, a)),
+                 "best first: the highest (least negative) normalised score comes first"),
+            ]  # fmt: skip
+            for order, hint in slips:
+                if got == order:
+                    raise Hint(hint)
             raise Hint(
-                f"with beam_width={width} your search returned {got}, which is not the best "
-                "hypothesis: print the kept prefixes and their summed log-probs at each step"
+                f"for alpha={alpha} your order is not the normalised one: compute "
+                "log_p / lp for each hypothesis and print them next to your order"
             )
-    return f"{n} searches (widths 1, 2, 4) on 3 toy models"
+    return f"{n} rankings of 1 to 4 hypotheses, alpha from 0 to 2"
 
 
-@exercise("exercise 4 (the reverse direction by rule)")
+# ------------------------------------------------------------------ exercise 2
+
+
+def _free_running_reference(model, src, tgt_in, tgt_out) -> torch.Tensor:
+    memory = model.encode(src)
+    ys, steps = tgt_in[:, :1], []
+    for _ in range(tgt_in.shape[1]):
+        logits = model.decode(memory, ys)[:, -1]
+        steps.append(logits)
+        ys = torch.cat([ys, logits.argmax(-1, keepdim=True)], dim=1)
+    return next_token_loss(torch.stack(steps, dim=1), tgt_out)
+
+
+def _tiny_batch(seed: int, B: int, S: int, T: int, V: int):
+    gen = torch.Generator().manual_seed(seed)
+    src = torch.randint(3, V, (B, S), generator=gen)
+    tgt = torch.randint(3, V, (B, T - 1), generator=gen)
+    lengths = torch.randint(1, T, (B,), generator=gen)
+    tgt_in = torch.zeros(B, T, dtype=torch.long)
+    tgt_out = torch.full((B, T), -100, dtype=torch.long)
+    for b, n in enumerate(lengths.tolist()):
+        src[b, max(1, S - b) :] = 0  # right-padded sources of different lengths
+        tgt_in[b, : n + 1] = torch.tensor([1, *tgt[b, :n].tolist()])
+        tgt_out[b, : n + 1] = torch.tensor([*tgt[b, :n].tolist(), 2])
+    return src, tgt_in, tgt_out
+
+
+@exercise("exercise 2 (free running)")
+def check_free_running_loss(my_free_running_loss: Callable[..., Any]) -> str:
+    """Check ``my_free_running_loss(model, src, tgt_in, tgt_out)``.
+
+    The decoder starts from ``tgt_in[:, :1]`` (``<bos>``) and reads its own greedy
+    prediction at every later position (as at inference), for as many positions as
+    ``tgt_in`` has; the answer is the mean cross-entropy of those logits against
+    ``tgt_out`` over the positions that are not ``-100``.
+    """
+    cases = [(0, 3, 5, 6, 9), (1, 4, 4, 5, 12), (2, 2, 6, 8, 7)]
+    for seed, B, S, T, V in cases:
+        with fixed_seed(seed):
+            model = GRUSeq2Seq(V, V, hidden=8).double().eval()
+        src, tgt_in, tgt_out = _tiny_batch(seed, B, S, T, V)
+        with torch.no_grad():
+            expected = _free_running_reference(model, src, tgt_in, tgt_out)
+            forced = next_token_loss(model(src, tgt_in), tgt_out)
+        got = call(my_free_running_loss, model, src, tgt_in, tgt_out)
+        if isinstance(got, torch.Tensor):
+            got = got.detach()
+        wrong = [(forced, "that is the teacher-forced loss: after <bos> the decoder must read "
+                  "its own argmax prediction, not the reference tokens of tgt_in")]  # fmt: skip
+        expect_close(got, expected, f"a batch of {B} (T={T})", wrong, atol=1e-8)
+    return f"{len(cases)} batches on small random GRU encoder-decoders"
+
+
+# ------------------------------------------------------------------ exercise 3
+
+
+def _reverse_reference(src: torch.Tensor, pad_id: int) -> torch.Tensor:
+    out = src.clone()
+    for b, row in enumerate(src):
+        n = int((row != pad_id).sum())
+        out[b, :n] = row[:n].flip(0)
+    return out
+
+
+@exercise("exercise 3 (reversed sources)")
+def check_reverse_source(my_reverse_source: Callable[..., Any]) -> str:
+    """Check ``my_reverse_source(src, pad_id)``: every row's real tokens in reverse order,
+    the padding still at the end, ``src`` (B, S) right-padded with ``pad_id``."""
+    cases = [
+        (torch.tensor([[5, 6, 7, 0, 0], [8, 9, 10, 11, 12], [4, 0, 0, 0, 0]]), 0),
+        (torch.tensor([[3, 4]]), 0),
+        (torch.tensor([[1, 2, 3, 9, 9, 9], [7, 9, 9, 9, 9, 9]]), 9),
+    ]
+    for src, pad in cases:
+        got = as_tensor(call(my_reverse_source, src, pad), "the reversed sources")
+        expected = _reverse_reference(src, pad)
+        if tuple(got.shape) != tuple(src.shape):
+            raise Hint(f"keep the shape {tuple(src.shape)} of src, got {tuple(got.shape)}")
+        if torch.equal(got, expected):
+            continue
+        if torch.equal(got, src.flip(1)):
+            raise Hint(
+                "flipping whole rows moves the padding to the front: reverse only the real "
+                "tokens of each row and leave the padding where it is"
+            )
+        if torch.equal(got, src):
+            raise Hint("the rows come back unchanged: reverse the real tokens of each row")
+        raise Hint(
+            f"row by row, the first (number of real tokens) entries must be those tokens "
+            f"in reverse order, then {pad} (pad_id) as before: print your result for "
+            "torch.tensor([[5, 6, 7, 0]]) and pad_id=0"
+        )
+    return f"{len(cases)} batches, with full rows, one-token rows and pad_id other than 0"
+
+
+# ------------------------------------------------------------------ exercise 4
+
+_EDGES = [0, 10, 15, 105, 110, 1005, 1010, 2050, 9999, 10_000, 10_001, 10_010, 15_000,
+          100_000, 110_000, 101_000, 1_000_000, 1_000_100, 10_000_000, 10_010_000,
+          12_345_678, 20_000_001, 99_999_999, MAX_NUMBER]  # fmt: skip
+
+
+def _numbers() -> list[int]:
+    rng = random.Random(5)
+    sample = [rng.randrange(10**d, 10 ** (d + 1)) for d in range(4, 8) for _ in range(500)]
+    return [*_EDGES, *range(10_000), *sample]
+
+
+@exercise("exercise 4 (Chinese numerals with 万 and 亿, by rule)")
 def check_chinese_to_int(my_chinese_to_int: Callable[[str], Any]) -> str:
-    """Check ``my_chinese_to_int(text)``: Chinese numerals back to an int, for 0..9999."""
-    for n in (0, 10, 15, 105, 110, 1005, 1010, 2050, 9999, *range(MAX_NUMBER + 1)):
+    """Check ``my_chinese_to_int(text)``: Chinese numerals back to an int, for 0..10^8
+    (with 万 and 亿)."""
+    numbers = _numbers()
+    for n in numbers:
         text = number_to_chinese(n)
         got = my_chinese_to_int(text)
         if isinstance(got, bool) or not isinstance(got, int):
             raise Hint(f"return an int for {text}, got {got!r}")
         if got == n:
             continue
+        if "亿" in text:
+            raise Hint(f"{text} gave {got}: 亿 is 10^8 times the number read before it")
+        if "万" in text:
+            raise Hint(
+                f"{text} gave {got}: 万 multiplies the whole number read since the start "
+                "(a section below 10^4, itself with 千, 百 and 十), not only the digit just "
+                "before it; then a new section starts"
+            )
         if 10 <= n < 20:
             raise Hint(f"{text} gave {got}: a leading 十 stands for 一十")
         if "零" in text and n:
@@ -209,4 +226,7 @@ def check_chinese_to_int(my_chinese_to_int: Callable[[str], Any]) -> str:
             f"{text} gave {got}, which is not its value: read it as digit-unit pairs "
             "(a digit, then 千, 百 or 十), add them up, then the last digit"
         )
-    return f"all {MAX_NUMBER + 1} numbers from 零 to {number_to_chinese(MAX_NUMBER)}"
+    return (
+        f"{len(numbers):,} numbers from 零 to {number_to_chinese(MAX_NUMBER)}: all those below "
+        "10^4 and 2,000 up to 10^8"
+    )

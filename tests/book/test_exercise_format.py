@@ -6,9 +6,9 @@ a visible check, hidden tests and nbgrader's grade metadata (points, unique grad
 nbgrader itself then writes every notebook's student version (one ``generate_assignment``
 for all of them), and the student version is checked cell by cell.
 
-The notebooks are being converted now. :data:`NOT_CONVERTED` lists those that are not
-yet: their tests are expected to fail (``xfail(strict=True)``, so a notebook that
-starts passing must leave the list). The list gets shorter as notebooks land.
+Every notebook is in the format. :data:`NOT_CONVERTED` is where a notebook that is not
+yet would go: its tests are then expected to fail (``xfail(strict=True)``, so a notebook
+that starts passing must leave the list).
 """
 
 from __future__ import annotations
@@ -27,9 +27,7 @@ import student  # noqa: E402
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 #: Notebooks whose exercises are not in nbgrader's format yet (remove each as it lands).
-NOT_CONVERTED = {
-    "05_project",
-}
+NOT_CONVERTED: set[str] = set()  # every notebook is in the format now
 
 
 def _params() -> list:

@@ -1,53 +1,49 @@
-"""Notebook 05's checks (the translation project): right answers pass, typical slips get
-their hint."""
+"""Notebook 05b's checks (the translation project): right answers pass, typical slips get
+their hint, and the claims behind them hold for the library."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-import torch.nn.functional as F
 from _helpers import contract_tests, expect_hint, zh_to_int
 
+import llmwidgets as lw
 from llmwidgets import checks
-from llmwidgets.seq2seq.number_task import number_to_chinese
+from llmwidgets.seq2seq import beam_search_steps
+from llmwidgets.seq2seq.number_words import number_to_chinese
 
 # ------------------------------------------------------------------ correct answers
 
 
-def loss_ok(logits, targets, pad_id):
-    return F.cross_entropy(
-        logits.permute(1, 2, 0), targets.transpose(0, 1), ignore_index=pad_id
-    )  # (B, V, T) and (B, T): the other layout cross_entropy accepts
+def rerank_ok(hypotheses, alpha):
+    def score(h):
+        return h[1] / ((5 + len(h[0]) + 1) / 6) ** alpha
+
+    return sorted(hypotheses, key=score, reverse=True)
 
 
-def teacher_forcing_ok(seqs, bos, eos, pad):
-    width = max(map(len, seqs)) + 1
-    tgt_in = [[bos, *s] + [pad] * (width - len(s) - 1) for s in seqs]
-    tgt_out = [[*s, eos] + [-100] * (width - len(s) - 1) for s in seqs]
-    return torch.tensor(tgt_in), torch.tensor(tgt_out)
+def free_running_ok(model, src, tgt_in, tgt_out):
+    memory = model.encode(src)
+    ys, logits = tgt_in[:, :1], []
+    for _ in range(tgt_in.shape[1]):
+        step = model.decode(memory, ys)[:, -1]
+        logits.append(step)
+        ys = torch.cat([ys, step.argmax(-1, keepdim=True)], dim=1)
+    return lw.next_token_loss(torch.stack(logits, dim=1), tgt_out)
 
 
-def beam_ok(step, bos, eos, beam_width, max_len):
-    beam = [([], 0.0, False)]
-    for _ in range(max_len):
-        if all(done for _, _, done in beam):
-            break
-        candidates = [h for h in beam if h[2]]
-        for ids, score, done in beam:
-            if done:
-                continue
-            logp = step([bos, *ids])
-            for tok in range(len(logp)):
-                ended = tok == eos
-                candidates.append((ids if ended else [*ids, tok], score + float(logp[tok]), ended))
-        beam = sorted(candidates, key=lambda h: -h[1])[:beam_width]
-    return beam[0][0]
+def reverse_ok(src, pad_id=0):
+    rows = []
+    for row in src.tolist():
+        real = [t for t in row if t != pad_id]
+        rows.append(real[::-1] + [pad_id] * (len(row) - len(real)))
+    return torch.tensor(rows)
 
 
 CHECKS = {
-    "loss": (checks.check_seq2seq_loss, loss_ok),
-    "teacher_forcing": (checks.check_teacher_forcing, teacher_forcing_ok),
-    "beam": (checks.check_beam_search, beam_ok),
+    "rerank": (checks.check_length_normalised_ranking, rerank_ok),
+    "free_running": (checks.check_free_running_loss, free_running_ok),
+    "reverse": (checks.check_reverse_source, reverse_ok),
     "chinese_to_int": (checks.check_chinese_to_int, zh_to_int),
 }
 
@@ -57,96 +53,94 @@ TestContract = contract_tests(CHECKS)
 # ------------------------------------------------------------------ typical slips
 
 
-@pytest.mark.parametrize(
-    "answer, words",
-    [
-        (lambda lg, t, p: F.cross_entropy(lg.reshape(-1, lg.shape[-1]), t.reshape(-1)), ["skip"]),
-        (
-            lambda lg, t, p: F.cross_entropy(
-                lg.reshape(-1, lg.shape[-1]), t.T.reshape(-1), ignore_index=p
-            ),
-            ["different orders"],
-        ),
-        (lambda lg, t, p: F.cross_entropy(lg, t, ignore_index=p), ["raised RuntimeError"]),
-        (lambda lg, t, p: torch.tensor(1.0), ["wrong values"]),
-    ],
-    ids=["padding counted", "orders mixed", "source's (T, B, V) call", "constant"],
-)
-def test_loss_hints(answer, words, capsys):
-    prefix = "your function raised" if "raised" in words[0] else "Hint:"
-    expect_hint(checks.check_seq2seq_loss, answer, words, capsys, prefix)
+def _rerank(length=lambda ids: len(ids) + 1, op="div", gnmt=True, best_first=True):
+    def answer(hyps, alpha):
+        def score(h):
+            n = length(h[0])
+            lp = ((5 + n) / 6) ** alpha if gnmt else n**alpha
+            return h[1] / lp if op == "div" else h[1] * lp
 
+        return sorted(hyps, key=score, reverse=best_first)
 
-def _no_shift(seqs, bos, eos, pad):  # the source's bug: the target fed as the input
-    _, out = teacher_forcing_ok(seqs, bos, eos, pad)
-    return out.clone(), out
-
-
-def _pad_targets_with_pad(seqs, bos, eos, pad):
-    tgt_in, tgt_out = teacher_forcing_ok(seqs, bos, eos, pad)
-    return tgt_in, tgt_out.masked_fill(tgt_out == -100, pad)
-
-
-def _no_eos(seqs, bos, eos, pad):
-    tgt_in, tgt_out = teacher_forcing_ok(seqs, bos, eos, pad)
-    return tgt_in, tgt_out.masked_fill(tgt_out == eos, -100)
+    return answer
 
 
 @pytest.mark.parametrize(
     "answer, words",
     [
-        (_no_shift, ["<bos>", "shifted"]),
-        (_pad_targets_with_pad, ["-100"]),
-        (_no_eos, ["<eos>"]),
-        (lambda s, b, e, p: teacher_forcing_ok(s, b, e, p)[0], ["two tensors"]),
-        (lambda s, b, e, p: (torch.zeros(1, 1), torch.zeros(1, 1)), ["shape"]),
+        (_rerank(length=len), ["<eos>"]),
+        (_rerank(op="mul"), ["divide"]),
+        (_rerank(gnmt=False), ["GNMT's penalty"]),
+        (_rerank(best_first=False), ["best first"]),
+        (lambda hyps, alpha: sorted(hyps, key=lambda h: -h[1]), ["log_p alone"]),
+        (lambda hyps, alpha: hyps[:1], ["return all"]),
     ],
-    ids=["not shifted", "targets padded with pad", "no eos", "one tensor", "wrong shape"],
+    ids=["eos not counted", "multiplied", "|Y|**alpha", "worst first", "raw", "one"],
 )
-def test_teacher_forcing_hints(answer, words, capsys):
-    expect_hint(checks.check_teacher_forcing, answer, words, capsys)
+def test_rerank_hints(answer, words, capsys):
+    expect_hint(checks.check_length_normalised_ranking, answer, words, capsys)
 
 
-def _greedy(step, bos, eos, beam_width, max_len):
-    ids = []
-    for _ in range(max_len):
-        tok = int(torch.as_tensor(step([bos, *ids])).argmax())
-        if tok == eos:
-            break
-        ids.append(tok)
-    return ids
+def test_rerank_matches_the_library_beam_search():
+    """The ranking the exercise asks for is beam_search_steps' final ranking."""
+    table = {(): [0, 0, 0.3, 0.68, 0.02], (3,): [0, 0, 0.5, 0.3, 0.2],
+             (3, 3): [0, 0, 0.6, 0.2, 0.2]}  # fmt: skip
+
+    def step(prefixes):
+        rows = [table.get(tuple(p[1:]), [0, 0, 0.9, 0.05, 0.05]) for p in prefixes.tolist()]
+        return torch.tensor(rows, dtype=torch.float64).log()
+
+    for alpha in (0.0, 0.6, 2.0):
+        ranked = beam_search_steps(step, 1, 2, 3, 5, length_penalty=alpha)
+        assert [h[0] for h in rerank_ok(ranked, alpha)] == [h[0] for h in ranked]
 
 
-def _stops_at_first_finished(step, bos, eos, beam_width, max_len):
-    beam = [([], 0.0)]
-    for _ in range(max_len):
-        candidates = []
-        for ids, score in beam:
-            logp = step([bos, *ids])
-            candidates += [([*ids, t], score + float(logp[t])) for t in range(len(logp))]
-        beam = sorted(candidates, key=lambda h: -h[1])[:beam_width]
-        for ids, _ in beam:
-            if ids[-1] == eos:
-                return ids[:-1]
-    return beam[0][0]
+def _teacher_forced(model, src, tgt_in, tgt_out):
+    return lw.next_token_loss(model(src, tgt_in), tgt_out)
 
 
 @pytest.mark.parametrize(
     "answer, words",
     [
-        (_greedy, ["greedy's answer", "SUM of log-probs"]),
-        (_stops_at_first_finished, ["first finished"]),
-        (lambda *a: [1, *beam_ok(*a), 2], ["without them"]),
-        (lambda *a: [3, 3, 3], ["beam_width=1", "returned [3, 3, 3]"]),
+        (_teacher_forced, ["teacher-forced"]),
+        (lambda m, s, i, o: torch.tensor(0.0), ["wrong values"]),
+        (lambda m, s, i, o: torch.zeros(2), ["shape"]),
     ],
-    ids=["greedy", "stops early", "keeps bos/eos", "constant"],
+    ids=["teacher forcing", "constant", "shape"],
 )
-def test_beam_hints(answer, words, capsys):
-    expect_hint(checks.check_beam_search, answer, words, capsys)
+def test_free_running_hints(answer, words, capsys):
+    expect_hint(checks.check_free_running_loss, answer, words, capsys)
+
+
+@pytest.mark.parametrize(
+    "answer, words",
+    [
+        (lambda src, pad=0: src.flip(1), ["padding to the front"]),
+        (lambda src, pad=0: src, ["unchanged"]),
+        (lambda src, pad=0: src[:, :1], ["keep the shape"]),
+        (lambda src, pad=0: reverse_ok(src, 0), ["padding to the front"]),
+    ],
+    ids=["whole rows", "unchanged", "shape", "pad 0 assumed"],
+)
+def test_reverse_hints(answer, words, capsys):
+    expect_hint(checks.check_reverse_source, answer, words, capsys)
+
+
+def _wan_as_unit(text):
+    """万 read as a unit of the digit before it (十一万 -> 10 + 10000)."""
+    total, digit = 0, None
+    units = {"十": 10, "百": 100, "千": 1000, "万": 10**4, "亿": 10**8}
+    for ch in text:
+        if ch in units:
+            total += (1 if digit is None else digit) * units[ch]
+            digit = None
+        else:
+            digit = "零一二三四五六七八九".index(ch)
+    return total + (digit or 0)
 
 
 def _ignores_leading_ten(text):
-    return zh_to_int(text) - (10 if text.startswith("十") else 0)
+    return zh_to_int(text) - (10 if text.startswith("十") and len(text) <= 2 else 0)
 
 
 def _zero_counts(text):
@@ -156,30 +150,33 @@ def _zero_counts(text):
 @pytest.mark.parametrize(
     "answer, words",
     [
+        (_wan_as_unit, ["万 multiplies the whole number"]),
         (_ignores_leading_ten, ["十", "一十"]),
         (_zero_counts, ["零 only marks a gap"]),
         (lambda text: str(zh_to_int(text)), ["return an int", "got '0'"]),
-        (lambda text: zh_to_int(text) + (text == "九千九百九十九"), ["九千九百九十九 gave 10000"]),
+        (lambda t: zh_to_int(t) + (t == "九千九百九十九"), ["九千九百九十九 gave 10000"]),
+        (lambda t: zh_to_int(t) + (t == "一亿"), ["亿 is 10^8"]),
     ],
-    ids=["leading 十", "零 adds", "returns str", "other"],
+    ids=["万 as a unit", "leading 十", "零 adds", "returns str", "other", "亿"],
 )
 def test_chinese_to_int_hints(answer, words, capsys):
     expect_hint(checks.check_chinese_to_int, answer, words, capsys)
 
 
 def test_hints_do_not_show_the_answer(capsys):
-    message = expect_hint(checks.check_beam_search, lambda *a: [4], ["beam_width=1"], capsys)
-    assert "[3]" not in message  # greedy's answer on the first toy model
     message = expect_hint(checks.check_chinese_to_int, lambda t: -1, ["零 gave -1"], capsys)
     assert " 0" not in message
+    message = expect_hint(checks.check_reverse_source, lambda s, p=0: s * 0 + 1, ["row by row"],
+                          capsys)  # fmt: skip
+    assert "[7, 6, 5" not in message
 
 
 def test_checks_do_not_depend_on_the_answer_mutating_inputs(capsys):
-    def mutating(logits, targets, pad_id):
-        out = loss_ok(logits, targets, pad_id)
-        logits.zero_()
+    def mutating(src, pad_id=0):
+        out = reverse_ok(src, pad_id)
+        src.zero_()
         return out
 
-    checks.check_seq2seq_loss(mutating)
+    checks.check_reverse_source(mutating)
     assert capsys.readouterr().out.startswith("✓")
     assert number_to_chinese(15) == "十五"
