@@ -28,7 +28,7 @@ def test_every_check_a_notebook_calls_exists():
     called = set()
     for path in (Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"):
         for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-            called |= set(re.findall(r"\b(check_\w+)\(", "".join(cell["source"])))
+            called |= set(re.findall(r"\bchecks\.(check_\w+)\(", "".join(cell["source"])))
     assert called and called <= set(checks.__all__), sorted(called - set(checks.__all__))
     assert set(checks.FAMILY_TASKS.values()) == set(checks.FAMILIES)  # notebook 02 uses them
 
