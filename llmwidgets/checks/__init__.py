@@ -21,6 +21,10 @@ and the ``@exercise`` decorator):
 ``ch04``    softmax with temperature, causal mask, attention, perplexity
 ``ch05``    the seq2seq loss, teacher forcing, beam search, Chinese numerals
 ``ch07``    entropy, top-p, the sampling distribution, the moving average
+``ch08a``   FLOPs per token, Chinchilla's split, the KV cache with GQA, int8 rows
+``ch08b``   a ViT's parameters, unpatchify, the patch convolution, permuted positions
+``ch08c``   exposure, an unseen canary's exposure, the logit lens, previous-token scores
+``ch08d``   the ECE, a mixture's ECE, the energy of training, selective answers
 ==========  ====================================================================
 
 This module only re-exports them, so ``from llmwidgets.checks import check_…`` works
@@ -74,6 +78,30 @@ from llmwidgets.checks.ch05 import (
     check_teacher_forcing,
 )
 from llmwidgets.checks.ch07 import check_ema, check_entropy, check_sampling_probs, check_top_p_kept
+from llmwidgets.checks.ch08a import (
+    check_chinchilla_allocation,
+    check_flops_per_token,
+    check_kv_cache_bytes,
+    check_quantize_rows,
+)
+from llmwidgets.checks.ch08b import (
+    check_conv_patch_embedding,
+    check_permuted_positions,
+    check_unpatchify,
+    check_vit_param_count,
+)
+from llmwidgets.checks.ch08c import (
+    check_exposure,
+    check_lens_at,
+    check_previous_token_scores,
+    check_unseen_exposure,
+)
+from llmwidgets.checks.ch08d import (
+    check_ece,
+    check_mixture_ece,
+    check_selective_answers,
+    check_training_energy,
+)
 
 __all__ = [
     "Hint",
@@ -84,33 +112,49 @@ __all__ = [
     "check_causal_attention_weights",
     "check_causal_mask",
     "check_char_tokenizer",
+    "check_chinchilla_allocation",
     "check_chinese_to_int",
     "check_clip_grad_norm",
     "check_context_windows",
+    "check_conv_patch_embedding",
+    "check_ece",
     "check_ema",
     "check_entropy",
+    "check_exposure",
+    "check_flops_per_token",
     "check_gpt_param_count",
+    "check_kv_cache_bytes",
     "check_layer_norm",
+    "check_lens_at",
     "check_lr_schedule",
     "check_merge_heads",
     "check_merge_pair",
+    "check_mixture_ece",
     "check_mlp_lm_params",
     "check_model_family",
     "check_most_frequent_pair",
     "check_multihead_attention",
     "check_next_token_probs",
     "check_numerical_gradient",
+    "check_permuted_positions",
     "check_perplexity",
     "check_pre_ln_block",
+    "check_previous_token_scores",
+    "check_quantize_rows",
     "check_sampling_probs",
+    "check_selective_answers",
     "check_seq2seq_loss",
     "check_softmax_temperature",
     "check_split_heads",
     "check_teacher_forcing",
     "check_tokens_per_char",
     "check_top_p_kept",
+    "check_training_energy",
     "check_training_loop",
     "check_training_pairs",
+    "check_unpatchify",
+    "check_unseen_exposure",
+    "check_vit_param_count",
     "check_weight_tying",
     "expect_close",
     "run_check",

@@ -26,7 +26,12 @@ PUBLIC_NAMES = {
             "mlp_lm_params model_family most_frequent_pair multihead_attention "
             "next_token_probs numerical_gradient perplexity pre_ln_block sampling_probs "
             "seq2seq_loss softmax_temperature split_heads teacher_forcing tokens_per_char "
-            "top_p_kept training_loop training_pairs weight_tying"
+            "top_p_kept training_loop training_pairs weight_tying "
+            # chapter 8: 08a, 08b, 08c, 08d
+            "flops_per_token chinchilla_allocation kv_cache_bytes quantize_rows "
+            "vit_param_count unpatchify conv_patch_embedding permuted_positions "
+            "exposure unseen_exposure lens_at previous_token_scores "
+            "ece mixture_ece training_energy selective_answers"
         ).split()
     ),
 }
@@ -39,7 +44,7 @@ def chapter_modules():
 
 
 def test_public_names_are_unchanged():
-    assert len(PUBLIC_NAMES) == 38
+    assert len(PUBLIC_NAMES) == 54
     assert set(checks.__all__) == PUBLIC_NAMES
     assert len(checks.__all__) == len(PUBLIC_NAMES)
     for name in checks.__all__:
@@ -49,7 +54,7 @@ def test_public_names_are_unchanged():
 
 def test_every_check_of_every_chapter_is_exported():
     modules = list(chapter_modules())
-    assert len(modules) == 9
+    assert len(modules) == 13
     found = {n for m in modules for n in m.__all__ if n.startswith("check_")}
     assert found == {n for n in PUBLIC_NAMES if n.startswith("check_")}
     for module in modules:
