@@ -21,7 +21,7 @@ and the ``@exercise`` decorator):
 ``ch04``    softmax with temperature, causal mask, attention, perplexity
 ``ch05``    the seq2seq loss, teacher forcing, beam search, Chinese numerals
 ``ch07``    entropy, top-p, the sampling distribution, the moving average
-``ch08a``   FLOPs per token, Chinchilla's split, the KV cache with GQA, int8 rows
+``ch08a``   FLOPs per token, Chinchilla's split, an fp16 loss scale, int8 rows
 ``ch08b``   a ViT's parameters, unpatchify, the patch convolution, permuted positions
 ``ch08c``   exposure, an unseen canary's exposure, the logit lens, previous-token scores
 ``ch08d``   the ECE, a mixture's ECE, the energy of training, selective answers
@@ -81,7 +81,7 @@ from llmwidgets.checks.ch07 import check_ema, check_entropy, check_sampling_prob
 from llmwidgets.checks.ch08a import (
     check_chinchilla_allocation,
     check_flops_per_token,
-    check_kv_cache_bytes,
+    check_loss_scale,
     check_quantize_rows,
 )
 from llmwidgets.checks.ch08b import (
@@ -123,9 +123,9 @@ __all__ = [
     "check_exposure",
     "check_flops_per_token",
     "check_gpt_param_count",
-    "check_kv_cache_bytes",
     "check_layer_norm",
     "check_lens_at",
+    "check_loss_scale",
     "check_lr_schedule",
     "check_merge_heads",
     "check_merge_pair",

@@ -1,11 +1,10 @@
 """Checks of notebook 08a (scale and compute): the FLOPs of a training step per token,
-Chinchilla's split of a compute budget, the KV cache with grouped-query attention, and int8
-absmax quantisation of a weight matrix row by row.
+Chinchilla's split of a compute budget, a loss scale that keeps fp16 gradients in range,
+and int8 absmax quantisation of a weight matrix row by row.
 
-The references are the library's where it has one
-(:func:`~llmwidgets.analysis.compute.training_flops`,
-:func:`~llmwidgets.analysis.memory.inference_memory`); the typical wrong answers are built
-from the same pieces, so the check holds no second copy of a formula the library has.
+The FLOPs are checked against the library's
+:func:`~llmwidgets.analysis.compute.training_flops`, and their typical wrong answers are
+built from the same pieces.
 """
 
 from __future__ import annotations
@@ -17,14 +16,22 @@ from typing import Any
 import torch
 
 from llmwidgets.analysis.compute import training_flops
-from llmwidgets.analysis.memory import inference_memory
-from llmwidgets.checks._core import Hint, as_tensor, call, exercise, expect_close, one_number, pair
+from llmwidgets.checks._core import (
+    Hint,
+    as_tensor,
+    call,
+    exercise,
+    expect_close,
+    one_number,
+    pair,
+    short,
+)
 from llmwidgets.nn.gpt_config import GPTConfig
 
 __all__ = [
     "check_chinchilla_allocation",
     "check_flops_per_token",
-    "check_kv_cache_bytes",
+    "check_loss_scale",
     "check_quantize_rows",
 ]
 
@@ -95,40 +102,58 @@ def check_chinchilla_allocation(my_allocation: Callable[[float], Any]) -> str:
     return f"{len(budgets)} budgets, up to Chinchilla's own (70B parameters, 1.4T tokens)"
 
 
-@exercise("exercise 3 (the KV cache with grouped-query attention)")
-def check_kv_cache_bytes(my_kv_cache_bytes: Callable[..., Any]) -> str:
-    """Check ``my_kv_cache_bytes(n_layer, n_kv_heads, head_dim, seq_len, batch_size,
-    bytes_per_value)``: the bytes of the keys and values a model keeps while generating.
-
-    Every layer keeps a key and a value vector of ``head_dim`` numbers per key-value head,
-    for every token of every sequence. For ordinary multi-head attention (as many
-    key-value heads as heads) this is :func:`~llmwidgets.analysis.inference_memory`'s cache.
-    """
-    cases = [(4, 4, 24, 64, 1, 4), (32, 32, 128, 4096, 1, 2), (32, 8, 128, 8192, 1, 2),
-             (80, 8, 128, 4096, 8, 2), (2, 1, 16, 10, 3, 1)]  # fmt: skip
-    for L, kv, hd, T, B, size in cases:
-        what = (f"n_layer={L}, n_kv_heads={kv}, head_dim={hd}, seq_len={T}, "
-                f"batch_size={B}, bytes_per_value={size}")  # fmt: skip
-        got = one_number(call(my_kv_cache_bytes, L, kv, hd, T, B, size), what)
-        expected = _kv_bytes(L, kv, hd, T, B, size)
-        wrong = [
-            (torch.tensor(expected / 2.0), "keep the keys *and* the values: two vectors per "
-             "head, token and layer"),
-            (torch.tensor(expected / B), "every sequence of the batch has its own cache"),
-            (torch.tensor(expected / size), "multiply by the bytes per stored number"),
-        ]  # fmt: skip
-        expect_close(got, torch.tensor(float(expected)), what, wrong, atol=0.5)
-    return f"{len(cases)} models, multi-head and grouped-query, batch and precision"
+#: fp16's smallest normal number and its largest finite one.
+FP16_TINY, FP16_MAX = 2.0**-14, 65504.0
 
 
-def _kv_bytes(n_layer: int, kv: int, head_dim: int, seq_len: int, batch: int, size: int) -> int:
-    """The library's multi-head cache for ``kv`` heads of ``head_dim``: with grouped-query
-    attention only the key-value heads are kept, so it is the cache of a model with that
-    many heads."""
-    config = GPTConfig(vocab_size=8, block_size=seq_len, n_layer=n_layer, n_head=kv,
-                       n_embd=kv * head_dim)  # fmt: skip
-    dtype = {1: "int8", 2: "bfloat16", 4: "float32"}[size]
-    return int(inference_memory(config, batch, seq_len, dtype).activations)
+def _loss_scale(grads: torch.Tensor) -> float | None:
+    """The smallest power of two that lifts every nonzero |g| to fp16's normal range."""
+    g = grads.abs().double()
+    g = g[g > 0]
+    if len(g) == 0:
+        return 1.0
+    k = max(0, math.ceil(math.log2(FP16_TINY / float(g.min()))))
+    return None if float(g.max()) * 2.0**k > FP16_MAX else 2.0**k
+
+
+@exercise("exercise 3 (a loss scale for fp16)")
+def check_loss_scale(my_loss_scale: Callable[[torch.Tensor], Any]) -> str:
+    """Check ``my_loss_scale(grads)``: the smallest power of two ``s = 2**k`` (``k >= 0``)
+    such that ``|g| · s`` is at least fp16's smallest normal number, ``2**-14``, for every
+    nonzero gradient ``g``; ``None`` if that ``s`` would push the largest ``|g| · s`` above
+    fp16's largest number, 65504. Gradients of 0 need no scale."""
+    cases = [
+        torch.tensor([0.5, -0.01, 3.0]),
+        torch.tensor([1e-6, -0.1, 0.0, 2e-3]),
+        torch.tensor([-3e-7, 5e-5, 0.0]),
+        torch.tensor([1e-9, 1.0]),
+        torch.tensor([2.0**-14, 0.25]),
+        torch.tensor([0.0, 0.0]),
+    ]
+    for grads in cases:
+        what = f"grads={short(grads)}"
+        got = call(my_loss_scale, grads.clone())
+        expected = _loss_scale(grads)
+        if expected is None:
+            if got is not None:
+                raise Hint(f"for {what} no power of two works: the scale that saves the "
+                           "smallest gradient overflows the largest; return None")  # fmt: skip
+            continue
+        if got is None:
+            raise Hint(f"for {what} a power of two does work: check your overflow test")
+        got = one_number(got, what)
+        nonzero = grads.abs()[grads != 0]
+        wrong = []
+        if len(nonzero) and float(nonzero.min()) < FP16_TINY:
+            need = 2.0**-24 / float(nonzero.min())
+            sub = 2.0 ** max(0, math.ceil(math.log2(need)))
+            wrong += [(torch.tensor(sub), "that keeps the gradients above fp16's smallest "
+                       "subnormal number; ask for the smallest *normal* one, 2**-14, below "
+                       "which fp16 loses precision"),
+                      (torch.tensor(expected / 2), "round the exponent up: a scale just "
+                       "below the need leaves the smallest gradient under 2**-14")]  # fmt: skip
+        expect_close(got, torch.tensor(expected), what, wrong, atol=0.0)
+    return f"{len(cases)} sets of gradients: some need no scale, one cannot be saved"
 
 
 def _weights(seed: int, rows: int, cols: int) -> torch.Tensor:

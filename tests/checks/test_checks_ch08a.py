@@ -9,7 +9,7 @@ import torch
 from _helpers import assert_fails, contract_tests
 
 from llmwidgets import checks
-from llmwidgets.analysis import count_flops, inference_memory
+from llmwidgets.analysis import count_flops
 from llmwidgets.nn.gpt import GPT, GPTConfig
 
 # ------------------------------------------------------------------ correct answers
@@ -28,8 +28,16 @@ def chinchilla_ok(compute):
     return n, 20 * n
 
 
-def kv_cache_ok(n_layer, n_kv_heads, head_dim, seq_len, batch_size, bytes_per_value):
-    return 2 * n_layer * n_kv_heads * head_dim * seq_len * batch_size * bytes_per_value
+def loss_scale_ok(grads, *, tiny=2.0**-14, round_up=True, overflow=True):
+    """The smallest power of two that lifts every nonzero |g| to 2**-14; switches: slips."""
+    g = grads.abs()[grads != 0].double()
+    if len(g) == 0:
+        return 1.0
+    exponent = math.log2(tiny / float(g.min()))
+    k = max(0, math.ceil(exponent) if round_up else math.floor(exponent))
+    if overflow and float(g.max()) * 2.0**k > 65504:
+        return None
+    return 2.0**k
 
 
 def quantize_rows_ok(w, *, per_row=True, rounding=torch.round, top=127):
@@ -43,7 +51,7 @@ def quantize_rows_ok(w, *, per_row=True, rounding=torch.round, top=127):
 CHECKS = {
     "flops_per_token": (checks.check_flops_per_token, flops_per_token_ok),
     "chinchilla_allocation": (checks.check_chinchilla_allocation, chinchilla_ok),
-    "kv_cache_bytes": (checks.check_kv_cache_bytes, kv_cache_ok),
+    "loss_scale": (checks.check_loss_scale, loss_scale_ok),
     "quantize_rows": (checks.check_quantize_rows, quantize_rows_ok),
 }
 
@@ -59,11 +67,13 @@ def test_the_flops_formula_is_what_torch_counts():
     assert counted == flops_per_token_ok(2, 16, 11, 12) * 3 * 12
 
 
-def test_the_kv_cache_of_multi_head_attention_is_the_librarys():
-    config = GPTConfig(vocab_size=8, block_size=128, n_layer=3, n_head=4, n_embd=32)
-    assert inference_memory(config, 2, 100, "float32").activations == kv_cache_ok(
-        3, 4, 8, 100, 2, 4
-    )
+def test_the_loss_scale_keeps_fp16_gradients_normal():
+    """What the reference promises, measured in fp16: no nonzero gradient underflows."""
+    grads = torch.tensor([-3e-7, 5e-5, 0.0, 0.2])
+    scale = loss_scale_ok(grads)
+    scaled = (grads * scale).half()
+    assert scale == 2.0**8 and (scaled[grads != 0].abs() >= 2.0**-14).all()
+    assert ((grads * scale / 2).half()[0].abs() < 2.0**-14).item()  # half the scale is short
 
 
 def test_other_correct_forms_pass(capsys):
@@ -112,15 +122,16 @@ def test_chinchilla_hints(answer, hint, capsys):
 @pytest.mark.parametrize(
     "answer, hint",
     [
-        (lambda *a: kv_cache_ok(*a) / 2, "keys *and* the values"),
-        (lambda L, kv, hd, T, B, s: kv_cache_ok(L, kv, hd, T, 1, s), "its own cache"),
-        (lambda L, kv, hd, T, B, s: kv_cache_ok(L, kv, hd, T, B, 1), "bytes per stored number"),
-        (lambda *a: kv_cache_ok(*a) + 1000, "wrong values"),
+        (lambda g: loss_scale_ok(g, tiny=2.0**-24), "smallest *normal* one"),
+        (lambda g: loss_scale_ok(g, round_up=False), "round the exponent up"),
+        (lambda g: loss_scale_ok(g, overflow=False), "return None"),
+        (lambda g: loss_scale_ok(g) if loss_scale_ok(g) != 1.0 else None, "does work"),
+        (lambda g: (loss_scale_ok(g) or 1.0) * 4, "wrong values"),
     ],
-    ids=["keys-only", "no-batch", "no-bytes", "off"],
+    ids=["subnormal", "round-down", "no-overflow-test", "none", "off"],
 )
-def test_kv_cache_hints(answer, hint, capsys):
-    assert_fails(checks.check_kv_cache_bytes, answer, hint, capsys)
+def test_loss_scale_hints(answer, hint, capsys):
+    assert_fails(checks.check_loss_scale, answer, hint, capsys)
 
 
 @pytest.mark.parametrize(

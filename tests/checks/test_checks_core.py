@@ -28,7 +28,7 @@ PUBLIC_NAMES = {
             "seq2seq_loss softmax_temperature split_heads teacher_forcing tokens_per_char "
             "top_p_kept training_loop training_pairs weight_tying "
             # chapter 8: 08a, 08b, 08c, 08d
-            "flops_per_token chinchilla_allocation kv_cache_bytes quantize_rows "
+            "flops_per_token chinchilla_allocation loss_scale quantize_rows "
             "vit_param_count unpatchify conv_patch_embedding permuted_positions "
             "exposure unseen_exposure lens_at previous_token_scores "
             "ece mixture_ece training_energy selective_answers"
