@@ -10,6 +10,8 @@ The package is in layers; each one imports only from the layers above it in this
   trainer and its callbacks;
 * :mod:`llmwidgets.widgets` - display helpers and the four widgets (display code only);
   :mod:`llmwidgets.seq2seq` - chapter 5's number-translation task, models and decoding;
+* :mod:`llmwidgets.apps` - chapter 6's applications (constrained decoding, data-to-text,
+  search, recommendation, classification, chat, LoRA), as ``lw.apps.<name>``;
 * :mod:`llmwidgets.analysis` - chapter 8's experiments (compute, memory, scaling laws,
   quantisation, DDP, a ViT, memorisation, interpretability, calibration), as
   ``lw.analysis.<name>``;
@@ -22,7 +24,8 @@ The package is in layers; each one imports only from the layers above it in this
 import importlib as _importlib
 import sys as _sys
 
-from llmwidgets import analysis  # noqa: F401 (chapter 8: lw.analysis.<name>)
+from llmwidgets import analysis as analysis  # chapter 8: lw.analysis.<name>
+from llmwidgets import apps as apps  # chapter 6's applications: lw.apps.<name>
 from llmwidgets.core.data import CORPORA, CorpusError, corpus_path, load_text
 from llmwidgets.core.device import (
     Precision,

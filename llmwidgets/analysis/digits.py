@@ -23,21 +23,20 @@ from torch import Tensor, nn
 from llmwidgets.analysis._inputs import check_module
 from llmwidgets.core.validate import check_int, check_real
 from llmwidgets.nn.modes import eval_mode, model_device
-from llmwidgets.seq2seq.number_task import Seq2SeqBatcher
 from llmwidgets.training.config import TrainerConfig
 from llmwidgets.training.history import MetricHistory
+from llmwidgets.training.row_batcher import RowBatcher
 from llmwidgets.training.trainer import Trainer
 
 __all__ = ["DigitsData", "ImageBatcher", "accuracy", "digits_data", "train_classifier"]
 
 
-class ImageBatcher(Seq2SeqBatcher):
+class ImageBatcher(RowBatcher):
     """Random batches ``(images, labels[:, None])`` of a labelled image set.
 
-    Chapter 5's :class:`~llmwidgets.seq2seq.number_task.Seq2SeqBatcher` draws random rows
-    of a dataset with its own generator (saved in checkpoints) and gives fixed evaluation
-    batches of consecutive rows; this batcher reuses all of that, with images and labels
-    as the rows.
+    A :class:`~llmwidgets.training.row_batcher.RowBatcher` (random rows drawn with its own
+    generator, saved in checkpoints; fixed evaluation batches of consecutive rows) whose
+    rows are images and their labels.
 
     Args:
         images: ``(N, c, H, W)`` floats.
@@ -55,13 +54,7 @@ class ImageBatcher(Seq2SeqBatcher):
                 f"{tuple(images.shape)} and {tuple(labels.shape)}"
             )
         self.images, self.labels = images, labels.long()
-        self.data = self.labels  # what the row sampling counts: len(self.data) rows
-        self.batch_size = check_int("batch_size", batch_size, 1)
-        self.seed = check_int("seed", seed, 0)
-        self.generator = torch.Generator().manual_seed(self.seed)
-
-    def _rows(self, rows: Tensor) -> tuple[Tensor, Tensor]:  # type: ignore[override]
-        return self.images[rows], self.labels[rows][:, None]  # (B, c, H, W), (B, 1)
+        super().__init__(self.images, self.labels[:, None], batch_size, seed)  # (N, 1) targets
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,11 @@
-"""Checks of notebook 02 (core concepts): attention masks, next-token probabilities,
-training pairs and the three model families."""
+"""Checks of notebook 02 (core concepts): how many predictions a sequence gives, training
+pairs with a start token, what the three attention masks allow, which outputs a changed
+token reaches, and the three model families.
+
+The references are small oracles computed here: the prediction count and the changed
+positions are measured on a tiny GPT and on one attention layer, not taken from a formula,
+so a check says what the model does.
+"""
 
 from __future__ import annotations
 
@@ -11,179 +17,269 @@ import torch
 from llmwidgets.checks._core import (
     Hint,
     as_tensor,
-    bool_mask,
     call,
     exercise,
     expect_close,
-    mask_hint,
+    fixed_seed,
     pair,
+    tiny_gpt_config,
 )
-from llmwidgets.nn.functional import causal_mask
+from llmwidgets.nn.functional import causal_mask, scaled_dot_product_attention
+from llmwidgets.nn.gpt import GPT
 
 __all__ = [
     "FAMILIES",
     "FAMILY_TASKS",
-    "check_attention_masks",
+    "check_allowed_pairs",
+    "check_changed_positions",
     "check_model_family",
-    "check_next_token_probs",
+    "check_prediction_count",
     "check_training_pairs",
 ]
 
-_MASK_NAMES = ("encoder self-attention", "decoder self-attention", "cross-attention")
+
+def _whole_number(value: Any, what: str) -> int:
+    """A learner's count as an int, or a :class:`Hint` naming ``what`` it should be."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise Hint(f"{what} should be a whole number, got {value!r:.40}")
+    return int(value)
 
 
-def _mask_slip(name: str, got: torch.Tensor, want: torch.Tensor) -> str | None:
-    """The hint for a typical wrong version of one of the three masks, if ``got`` is one."""
-    shape = tuple(want.shape)
-    if name == "encoder self-attention" and torch.equal(got, causal_mask(shape[0])):
-        return (
-            "the encoder reads the whole input at once: each source token may "
-            "attend to tokens on both sides, no causal mask"
-        )
-    if name == "decoder self-attention" and got.all():
-        return (
-            "the decoder generates left to right: target position i may only "
-            "see target positions 0..i (a causal mask)"
-        )
-    if name == "decoder self-attention" and torch.equal(got, want.T):
-        return (
-            "the decoder mask is transposed: row i (query i) sees keys 0..i, so "
-            "True belongs on and below the diagonal"
-        )
-    if name == "cross-attention" and torch.equal(got, causal_mask(*shape)):
-        return (
-            "cross-attention needs no causal mask: the source is known in full "
-            "before decoding starts, so every target position may read every "
-            "source position"
-        )
-    if torch.equal(got, ~want):
-        return f"the {name} mask is inverted: True means 'may attend' (torch's convention)"
-    return None
+def _measured_predictions(n_tokens: int, bos: bool) -> int:
+    """Run a tiny GPT on ``n_tokens`` ids (after a start token if ``bos``) and count the
+    positions whose logits have a target: a next token inside the sequence."""
+    bos_id, length = 0, n_tokens + int(bos)
+    with fixed_seed(0), torch.no_grad():
+        model = GPT(tiny_gpt_config(block_size=max(length, 2))).eval()
+        ids = torch.randint(1, 20, (n_tokens,))
+        inputs = torch.cat([torch.tensor([bos_id]), ids]) if bos else ids
+        logits = model(inputs[None])  # (1, length, V): one prediction per input position
+    positions = logits.shape[1]
+    return sum(1 for t in range(positions) if t + 1 < len(inputs))
 
 
-@exercise("exercise 1 (the three attention masks)")
-def check_attention_masks(my_attention_masks: Callable[[int, int], Any]) -> str:
-    """Check ``my_attention_masks(n_source, n_target)`` of an encoder-decoder Transformer.
+@exercise("exercise 1 (how many predictions)")
+def check_prediction_count(my_prediction_count: Callable[[int, bool], Any]) -> str:
+    """Check ``my_prediction_count(n_tokens, bos)``: the next-token predictions one pass
+    over a sequence of ``n_tokens`` real tokens trains, without (``bos=False``) or with
+    (``bos=True``) a start token put in front.
 
-    The answer returns three bool masks (True = may attend), rows = queries:
-    the encoder's self-attention ``(n_source, n_source)``, bidirectional (all True);
-    the decoder's self-attention ``(n_target, n_target)``, causal; the decoder's
-    cross-attention ``(n_target, n_source)``, all True (every output position reads
-    the whole input).
+    A prediction is a pair (what the model has read, the token that follows). The check
+    counts them on a tiny GPT: logits at every input position, a target for each one that
+    has a next token.
     """
-    sizes = [(5, 3), (2, 4), (1, 1), (6, 6)]
-    for n_src, n_tgt in sizes:
-        got = call(my_attention_masks, n_src, n_tgt)
-        if not isinstance(got, (tuple, list)) or len(got) != 3:
+    cases = [(15, False), (15, True), (1, False), (1, True), (2, True), (64, False), (300, True)]
+    for n_tokens, bos in cases:
+        what = f"my_prediction_count({n_tokens}, bos={bos})"
+        got = _whole_number(call(my_prediction_count, n_tokens, bos), f"the result of {what}")
+        if got != _measured_predictions(n_tokens, bos):
             raise Hint(
-                "return a tuple of three masks: (encoder self-attention, decoder "
-                f"self-attention, cross-attention), got {type(got).__name__}"
+                f"{what} is not right. A prediction is a pair (the tokens read so far, the "
+                "token that follows). Write a sequence of 3 tokens on paper, once as it is "
+                "and once behind a start token, draw an arrow from every position to the "
+                "token it must predict, and count the arrows"
             )
-        expected = [
-            torch.ones(n_src, n_src, dtype=torch.bool),
-            causal_mask(n_tgt),
-            torch.ones(n_tgt, n_src, dtype=torch.bool),
-        ]
-        args = f"my_attention_masks({n_src}, {n_tgt})"
-        for name, mask, want in zip(_MASK_NAMES, got, expected, strict=True):
-            mask = bool_mask(mask, f"the {name} mask of {args}", tuple(want.shape))
-            if torch.equal(mask, want):
-                continue
-            hint = _mask_slip(name, mask, want)
-            raise Hint(hint) if hint else mask_hint(mask, want, f"{name} mask for {args}")
-    return f"{len(sizes)} source/target sizes, three masks each"
+    return (
+        f"{len(cases)} cases, counted on a tiny GPT: logits at every input position, a "
+        "target for each one that has a next token"
+    )
 
 
-@exercise("exercise 2 (next-token probabilities)")
-def check_next_token_probs(my_next_token_probs: Callable[[Any], Any]) -> str:
-    """Check ``my_next_token_probs(logits)``: the next-token distribution of each sequence.
-
-    ``logits`` has shape ``(B, T, V)`` (a model's output); the answer is ``(B, V)``:
-    the softmax over the vocabulary of the logits at the **last** position.
-    """
-    gen = torch.Generator().manual_seed(2)
-    shapes = [(1, 4, 6), (3, 5, 10), (2, 1, 7)]
-    for shape in shapes:
-        logits = torch.randn(shape, generator=gen) * 2
-        what = f"logits of shape {shape}"
-        wrong = [
-            (
-                torch.softmax(logits[:, 0, :], dim=-1),
-                "that is the distribution after the first token: the prediction for "
-                "the token after the whole sequence sits at the last position",
-            ),
-            (
-                logits[:, -1, :],
-                "those are the raw logits: apply softmax over the vocabulary (dim=-1) "
-                "to get probabilities",
-            ),
-            (
-                torch.softmax(logits, dim=1)[:, -1, :],
-                "the softmax runs over the vocabulary (the last dimension), not over the positions",
-            ),
-        ]
-        got = as_tensor(call(my_next_token_probs, logits), f"the result for {what}")
-        if got.shape == logits.shape:
-            raise Hint(
-                f"the result has the shape of the logits {shape}; keep only the last "
-                f"position: shape {(shape[0], shape[2])}"
-            )
-        expect_close(got, torch.softmax(logits[:, -1, :], dim=-1), what, wrong)
-    return f"{len(shapes)} batches, including a sequence of one token"
+def _pairs(ids: torch.Tensor, bos_id: int | None) -> tuple[torch.Tensor, torch.Tensor]:
+    seq = ids if bos_id is None else torch.cat([torch.tensor([bos_id]), ids])
+    return seq[:-1], seq[1:]
 
 
-@exercise("exercise 3 (next-token training pairs)")
-def check_training_pairs(my_training_pairs: Callable[[Any], Any]) -> str:
-    """Check ``my_training_pairs(ids)``: the inputs and next-token targets of one sequence.
+@exercise("exercise 2 (training pairs with a start token)")
+def check_training_pairs(my_training_pairs: Callable[..., Any]) -> str:
+    """Check ``my_training_pairs(ids, bos_id=None)``: the inputs and next-token targets of
+    one sequence.
 
-    For token ids ``x_0 .. x_{T-1}`` the inputs are ``x_0 .. x_{T-2}`` and the
-    targets ``x_1 .. x_{T-1}``: position t is trained to predict token t + 1, so a
-    sequence of T tokens gives T - 1 predictions, all in one forward pass. The answer
-    returns the pair ``(inputs, targets)``.
+    Without a start token (``bos_id=None``), for ids ``x_1 .. x_T`` the inputs are
+    ``x_1 .. x_{T-1}`` and the targets ``x_2 .. x_T``. With ``bos_id`` the sequence is
+    read behind the start token: the inputs are ``bos, x_1 .. x_{T-1}`` and the targets
+    ``x_1 .. x_T``, so every real token is predicted. The answer returns
+    ``(inputs, targets)``.
     """
     cases = [
-        torch.tensor([400, 308, 956, 524, 324]),
-        torch.tensor([7, 7, 3]),
-        torch.tensor([1, 2]),
-        torch.arange(10, 30),
+        (torch.tensor([400, 308, 956, 524, 324]), None),
+        (torch.tensor([400, 308, 956, 524, 324]), 1),
+        (torch.tensor([7, 7, 3]), None),
+        (torch.tensor([7, 7, 3]), 0),
+        (torch.tensor([5]), 2),
+        (torch.arange(10, 30), 50256),
     ]
-    for ids in cases:
-        what = f"ids={ids.tolist()}"
-        inputs, targets = pair(call(my_training_pairs, ids), "return a pair (inputs, targets)")
-        inputs = as_tensor(inputs, f"the inputs for {what}")
-        targets = as_tensor(targets, f"the targets for {what}")
-        if inputs.shape == ids.shape and targets.shape == ids.shape:
+    for ids, bos_id in cases:
+        what = f"ids={ids.tolist()}, bos_id={bos_id}"
+        got = call(my_training_pairs, ids, bos_id=bos_id)
+        inputs, targets = pair(got, "return a pair (inputs, targets)")
+        inputs = as_tensor(inputs, f"the inputs for {what}").reshape(-1)
+        targets = as_tensor(targets, f"the targets for {what}").reshape(-1)
+        want_in, want_tg = _pairs(ids, bos_id)
+        if torch.equal(inputs, want_tg) and torch.equal(targets, want_in):
             raise Hint(
-                f"for {what} you made {len(ids)} pairs, one per token; but the last token "
-                "has no next token to predict, and the first is never a target. "
-                "How many pairs does that leave?"
+                "inputs and targets are swapped: the target at position t is the token that "
+                "comes after input t"
             )
-        if torch.equal(inputs, ids[1:]) and torch.equal(targets, ids[:-1]):
+        if len(inputs) != len(targets):
             raise Hint(
-                "inputs and targets are swapped: the target at position t is the token "
-                "that comes after input t"
+                f"for {what} you return {len(inputs)} inputs and {len(targets)} targets: "
+                "position t of the inputs is trained to predict position t of the targets, "
+                "so both have one entry per prediction"
             )
-        expect_close(inputs, ids[:-1], f"the inputs for {what}")
-        expect_close(
-            targets,
-            ids[1:],
-            f"the targets for {what}",
-            [
-                (
-                    ids[:-1],
-                    "the targets equal the inputs: the target at position t is the token "
-                    "after input t, so the targets are shifted by one",
+        if bos_id is not None and len(targets) and int(targets[-1]) == bos_id:
+            raise Hint(
+                "the start token goes in front of the sequence, where the model reads it "
+                "first; it is never a token to predict"
+            )
+        if bos_id is not None and torch.equal(targets, ids[1:]):
+            raise Hint(
+                f"for {what} the first real token is never a target: the start token is "
+                "there so that the model predicts that token too"
+            )
+        if bos_id is None and len(targets) == len(ids):
+            raise Hint(
+                f"for {what} you made {len(ids)} pairs, one per token, without a start "
+                "token: which token would the last position have to predict?"
+            )
+        expect_close(inputs, want_in, f"the inputs for {what}")
+        same = [(want_in, "the targets equal the inputs: shift them by one token")]
+        expect_close(targets, want_tg, f"the targets for {what}", same)
+    return f"{len(cases)} sequences, with and without a start token"
+
+
+def _triangles(n: int) -> tuple[int, int]:
+    """The entries of an n x n triangle with and without its diagonal."""
+    return n * (n + 1) // 2, n * (n - 1) // 2
+
+
+def _allowed(n_source: int, n_target: int) -> tuple[int, int, int]:
+    """The True entries of the three masks of an encoder-decoder, counted on the masks."""
+    encoder = torch.ones(n_source, n_source, dtype=torch.bool)
+    decoder = causal_mask(n_target)
+    cross = torch.ones(n_target, n_source, dtype=torch.bool)
+    return int(encoder.sum()), int(decoder.sum()), int(cross.sum())
+
+
+@exercise("exercise 3 (what each mask allows)")
+def check_allowed_pairs(my_allowed_pairs: Callable[[int, int], Any]) -> str:
+    """Check ``my_allowed_pairs(n_source, n_target)``: how many (query, key) pairs each
+    mask of an encoder-decoder allows, as ``(encoder self-attention, decoder
+    self-attention, cross-attention)``.
+
+    The check builds the three masks (True = may attend) and counts their True entries.
+    """
+    sizes = [(7, 6), (5, 3), (2, 9), (1, 1), (12, 12), (100, 31)]
+    names = ("encoder self-attention", "decoder self-attention", "cross-attention")
+    for n_source, n_target in sizes:
+        what = f"my_allowed_pairs({n_source}, {n_target})"
+        got = call(my_allowed_pairs, n_source, n_target)
+        if not isinstance(got, (tuple, list)) or len(got) != 3:
+            raise Hint(
+                "return three counts: (encoder self-attention, decoder self-attention, "
+                f"cross-attention), got {got!r:.40}"
+            )
+        counts = [_whole_number(g, f"each count of {what}") for g in got]
+        want = _allowed(n_source, n_target)
+        for name, count, right in zip(names, counts, want, strict=True):
+            if count == right:
+                continue
+            n_tgt_sq, tri_strict = n_target * n_target, _triangles(n_target)[1]
+            if name == "decoder self-attention" and count == n_tgt_sq != right:
+                hint = (
+                    "the decoder writes left to right: may a target position read the "
+                    "positions after it?"
                 )
-            ],
-        )
-    return f"{len(cases)} sequences: T tokens give T - 1 (input, target) pairs"
+            elif name == "decoder self-attention" and count == tri_strict:
+                hint = "the causal mask lets a position attend to itself, too"
+            elif name == "encoder self-attention" and count in _triangles(n_source):
+                hint = (
+                    "the encoder reads its whole input at once: does any source position "
+                    "hide from another?"
+                )
+            elif name == "cross-attention" and count in (n_source**2, n_tgt_sq):
+                hint = (
+                    "in cross-attention the queries are the target positions and the keys "
+                    "the source positions: which sizes does that mask have?"
+                )
+            else:
+                hint = (
+                    f"draw the {name} mask for a source of 3 and a target of 2 tokens, "
+                    "rows = the positions that ask, columns = the positions read, and "
+                    "count the allowed entries; then write the count for any size"
+                )
+            raise Hint(f"the {name} count of {what} is not right: {hint}")
+    return f"{len(sizes)} source/target sizes, counted on the masks themselves"
+
+
+def _measured_changes(n_tokens: int, k: int, family: str) -> list[int]:
+    """Change token k (its query, key and value) and list the outputs that move."""
+    mask = causal_mask(n_tokens) if family == "decoder-only" else None
+    gen = torch.Generator().manual_seed(n_tokens * 31 + k)
+    q, key, v = (torch.randn(n_tokens, 8, generator=gen, dtype=torch.float64) for _ in range(3))
+    q2, key2, v2 = q.clone(), key.clone(), v.clone()
+    for t in (q2, key2, v2):
+        t[k] = torch.randn(8, generator=gen, dtype=torch.float64)
+    before = scaled_dot_product_attention(q, key, v, mask=mask)
+    after = scaled_dot_product_attention(q2, key2, v2, mask=mask)
+    return [i for i in range(n_tokens) if not torch.allclose(before[i], after[i])]
+
+
+@exercise("exercise 4 (which outputs a changed token reaches)")
+def check_changed_positions(my_changed_positions: Callable[[int, int, str], Any]) -> str:
+    """Check ``my_changed_positions(n_tokens, k, family)``: the positions (0-based) whose
+    attention output changes when the token at position ``k`` is replaced, in a
+    ``"decoder-only"`` or an ``"encoder-only"`` model, as a sorted list.
+
+    The check measures it on one attention layer with the family's mask: it replaces the
+    query, key and value of position ``k`` and lists the outputs that move.
+    """
+    cases = [
+        (6, 5, "decoder-only"),
+        (6, 2, "decoder-only"),
+        (6, 0, "decoder-only"),
+        (6, 2, "encoder-only"),
+        (9, 8, "encoder-only"),
+        (1, 0, "decoder-only"),
+        (12, 7, "decoder-only"),
+    ]
+    for n_tokens, k, family in cases:
+        what = f"my_changed_positions({n_tokens}, {k}, {family!r})"
+        got = call(my_changed_positions, n_tokens, k, family)
+        try:
+            got = sorted(_whole_number(g, f"each position of {what}") for g in got)
+        except TypeError:
+            raise Hint(f"return a list of positions for {what}, got {got!r:.40}") from None
+        want = _measured_changes(n_tokens, k, family)
+        if got == want:
+            continue
+        if k not in got:
+            hint = "the replaced token's own output reads that token too"
+        elif family == "decoder-only" and any(i < k for i in got):
+            hint = (
+                "in a decoder-only model position i reads keys 0 .. i only: which positions "
+                f"can see position {k}?"
+            )
+        elif family == "encoder-only" and not any(i < k for i in got) and k > 0:
+            hint = (
+                f"an encoder-only model's mask is bidirectional: which positions read position {k}?"
+            )
+        else:
+            hint = (
+                f"draw the {family} mask for {n_tokens} tokens and mark the column of key "
+                f"{k}: every row with an allowed entry in that column reads the token"
+            )
+        raise Hint(f"{what} is not right: {hint}")
+    return f"{len(cases)} cases, measured on one attention layer with each family's mask"
 
 
 #: The tasks of :func:`check_model_family` and the family whose design fits each.
 FAMILY_TASKS = {
     "label the sentiment of a whole review": "encoder-only",
     "tag every word of a sentence as a person, place or neither": "encoder-only",
-    "turn a sentence into one vector for semantic search": "encoder-only",
+    "fill in a masked word from the words on both sides of it": "encoder-only",
     "continue a story, one token at a time": "decoder-only",
     "answer in a chat, given the conversation so far": "decoder-only",
     "complete the code after the cursor": "decoder-only",
@@ -211,7 +307,7 @@ _FAMILY_DESIGN = {
 }
 
 
-@exercise("exercise 4 (pick the family)")
+@exercise("exercise 5 (pick the family)")
 def check_model_family(my_family: Callable[[str], Any]) -> str:
     """Check ``my_family(task)``: which architecture family a task's design points to.
 

@@ -1,10 +1,12 @@
-"""Checks of notebook 03a (neural networks): a numerical gradient, the bigram loss,
-context windows and the parameters of the MLP language model.
+"""Checks of notebook 03a (neural networks): the initial loss, a parameter count, context
+windows, a cross-entropy that survives confident mistakes, and an overfitting experiment.
 
-The library has no counted bigram model, context-window function or MLP language model
-(the notebook builds them), so the references here are small independent oracles: the
-numerical gradient is compared with autograd, the bigram loss with counts made by
-``index_put_``, the context windows with ``unfold`` (the exercise asks for another way).
+The library has no MLP language model or context-window function (the notebook builds
+them), so the references here are small independent oracles: the initial loss is
+``ln V``, the parameter count a formula, the context windows come from ``unfold`` (the
+exercise asks for another way), the cross-entropy is compared with
+:func:`llmwidgets.nn.functional.cross_entropy`, and the experiment is checked on its
+outcome.
 """
 
 from __future__ import annotations
@@ -16,141 +18,115 @@ from typing import Any
 import torch
 
 from llmwidgets.checks._core import Hint, as_tensor, call, exercise, expect_close, one_number, short
+from llmwidgets.nn.functional import cross_entropy
 
 __all__ = [
-    "check_bigram_loss",
     "check_context_windows",
+    "check_cross_entropy",
+    "check_gap_with_data",
+    "check_initial_loss",
     "check_mlp_lm_params",
-    "check_numerical_gradient",
 ]
 
 
-def _difference_slips(f: Callable[[torch.Tensor], Any], x: torch.Tensor, eps: float):
-    """Two typical wrong numerical gradients: one-sided, and central divided by ε."""
-    forward, half = torch.zeros_like(x), torch.zeros_like(x)
-    base = float(f(x))
-    for i in range(x.numel()):
-        plus, minus = x.clone(), x.clone()
-        plus.view(-1)[i] += eps
-        minus.view(-1)[i] -= eps
-        f_plus, f_minus = float(f(plus)), float(f(minus))
-        forward.view(-1)[i] = (f_plus - base) / eps
-        half.view(-1)[i] = (f_plus - f_minus) / eps
-    return forward, half
+@exercise("exercise 1 (the loss before training)")
+def check_initial_loss(predicted_initial_loss: Callable[[int], Any]) -> str:
+    """Check ``predicted_initial_loss(vocab_size)``: the loss of an untrained model.
 
-
-@exercise("exercise 1 (numerical gradient)")
-def check_numerical_gradient(my_numerical_grad: Callable[..., Any]) -> str:
-    """Check ``my_numerical_grad(f, x, eps)``: the gradient of ``f`` at ``x``, numerically.
-
-    ``f`` maps a tensor to a number; the answer has the shape of ``x`` and entry ``i`` is
-    ``(f(x + eps·e_i) - f(x - eps·e_i)) / (2·eps)``. It is compared with autograd.
+    An untrained language model whose logits are all (nearly) equal gives each of the
+    ``V`` tokens probability ``1/V``, whatever comes next, so its cross-entropy is
+    ``ln V`` nats. The answer is a number for each ``V``.
     """
-    gen = torch.Generator().manual_seed(0)
-    cases = [
-        ("sum(x³)", lambda t: (t**3).sum(), torch.tensor([1.0, -2.0, 0.5])),
-        ("sum(x · sin x)", lambda t: (t * torch.sin(t)).sum(), torch.randn(2, 3, generator=gen)),
-        ("logsumexp(x)", lambda t: torch.logsumexp(t, dim=0), torch.randn(4, generator=gen)),
-        ("x₀ · x₁²", lambda t: t[0] * t[1] ** 2, torch.tensor([3.0, -1.5])),
-    ]
-    eps = 1e-3
-    for name, f, x in cases:
-        x = x.to(torch.float64)
-        what = f"f(x) = {name} at x = {short(x)}"
-        leaf = x.clone().requires_grad_(True)
-        f(leaf).backward()
-        exact = leaf.grad.detach()
-        forward, half = _difference_slips(f, x, eps)
-        given = x.clone()
-        got = as_tensor(my_numerical_grad(f, given, eps), f"the result for {what}")
-        if not torch.equal(given, x) and tuple(got.shape) == tuple(x.shape):
-            raise Hint(
-                "your function changed x: put every entry back after nudging it "
-                "(or nudge a copy, x.clone())"
-            )
+    sizes = (2, 65, 1359, 50257)
+    for V in sizes:
+        what = f"vocab_size = {V}"
+        got = one_number(call(predicted_initial_loss, V), what)
+        expected = torch.tensor(math.log(V), dtype=torch.float64)
         wrong = [
+            (torch.tensor(1 / V), "that is the probability of each token; the loss is -log of it"),
             (
-                forward,
-                "that is the one-sided difference (f(x + ε) - f(x)) / ε, whose error "
-                "shrinks only like ε; use the central difference "
-                "(f(x + ε) - f(x - ε)) / (2ε), whose error shrinks like ε²",
+                torch.tensor(float(V)),
+                "that is a number of equally likely choices (the perplexity); the loss is "
+                "its logarithm",
             ),
-            (half, "divide f(x + ε) - f(x - ε) by 2ε: the two points are 2ε apart"),
-            (-exact, "check the sign: f(x + ε) - f(x - ε), not the other way round"),
-        ]
-        expect_close(got, exact, what, wrong, atol=1e-5)
-    return f"{len(cases)} functions, compared with autograd (ε = {eps})"
-
-
-def _bigram_probs(train: torch.Tensor, vocab: int, alpha: float, how: str = "rows"):
-    """Add-alpha bigram probabilities P[a, b] (and typical slips, for hints)."""
-    counts = torch.zeros(vocab, vocab, dtype=torch.float64)
-    prev, nxt = (train[1:], train[:-1]) if how == "reversed" else (train[:-1], train[1:])
-    counts.index_put_((prev, nxt), torch.ones(len(prev), dtype=counts.dtype), accumulate=True)
-    smoothed = counts + alpha
-    if how == "columns":
-        return smoothed / smoothed.sum(0, keepdim=True)
-    if how == "no_alpha_total":
-        return smoothed / counts.sum(1, keepdim=True).clamp_min(1)
-    return smoothed / smoothed.sum(1, keepdim=True)
-
-
-@exercise("exercise 2 (bigram loss)")
-def check_bigram_loss(my_bigram_loss: Callable[..., Any]) -> str:
-    """Check ``my_bigram_loss(train_ids, eval_ids, vocab_size, alpha)``.
-
-    The answer is the mean negative log-likelihood (in nats) of the pairs of ``eval_ids``
-    under the add-alpha bigram model counted on ``train_ids``:
-    ``P(b | a) = (N[a, b] + α) / (Σ_c N[a, c] + α·V)``.
-    """
-    gen = torch.Generator().manual_seed(1)
-    cases = [
-        (torch.tensor([0, 1, 2, 0, 1, 1, 2, 0]), torch.tensor([0, 1, 2, 2, 0]), 3, 1.0),
-        (torch.tensor([0, 1, 0, 1, 0, 2]), torch.tensor([1, 0, 2, 1]), 4, 0.5),
-        (
-            torch.randint(0, 6, (200,), generator=gen),
-            torch.randint(0, 6, (50,), generator=gen),
-            6,
-            0.1,
-        ),
-    ]
-    for train, held, vocab, alpha in cases:
-        what = f"train {short(train)}, eval {short(held)}, V = {vocab}, α = {alpha}"
-        got = one_number(call(my_bigram_loss, train, held, vocab, alpha), what)
-        if not torch.isfinite(got):
-            raise Hint(
-                f"the loss is {got.item()} for {what}: a pair never seen in training has "
-                "probability 0 unless you add α to every count (and α·V to every row total)"
-            )
-
-        def loss(probs: torch.Tensor, held: torch.Tensor = held) -> torch.Tensor:
-            return -torch.log(probs[held[:-1], held[1:]]).mean()
-
-        nll = -torch.log(_bigram_probs(train, vocab, alpha)[held[:-1], held[1:]])
-        wrong = [
+            (torch.tensor(math.log2(V)), "the book measures losses in nats: use the natural log"),
+            (torch.tensor(math.log10(V)), "the book measures losses in nats: use the natural log"),
+            (-expected, "check the sign: a loss is -log p, and p = 1/V is below 1"),
             (
-                loss(_bigram_probs(train, vocab, alpha, "columns")),
-                "normalise each ROW: P(b | a) divides N[a, b] by the number of pairs that "
-                "start with a, N[a, :].sum()",
-            ),
-            (
-                loss(_bigram_probs(train, vocab, alpha, "reversed")),
-                "count the pairs in reading order: (train[t], train[t + 1]) is (previous, next)",
-            ),
-            (
-                loss(_bigram_probs(train, vocab, alpha, "no_alpha_total")),
-                "after adding α to every count, add α·V to each row total as well, so every "
-                "row sums to 1",
-            ),
-            (nll.sum(), "average over the pairs (mean), do not sum"),
-            (nll.mean() / math.log(2), "use the natural logarithm (nats), not log2"),
-            (
-                -torch.log(_bigram_probs(train, vocab, alpha)[held[1:], held[:-1]]).mean(),
-                "look up P[previous, next]: row = held[t], column = held[t + 1]",
+                torch.tensor(0.0),
+                "an untrained model does not know the next token: what probability does it "
+                "give to the right one?",
             ),
         ]
-        expect_close(got, nll.mean(), what, wrong)
-    return f"{len(cases)} cases, with unseen pairs and α from 0.1 to 1"
+        expect_close(
+            got,
+            expected,
+            what,
+            wrong,
+            atol=0.01,
+            next_step="think of the probability an untrained model gives to the token that "
+            "really comes next, then of the loss of that probability",
+        )
+    return f"ln V for V = {', '.join(f'{v:,}' for v in sizes)}"
+
+
+def _mlp_lm_params(V: int, k: int, d: int, h: int, layers: int) -> int:
+    """The reference count: embeddings (V + 1 rows), hidden layers, output layer."""
+    return (V + 1) * d + (k * d * h + h) + (layers - 1) * (h * h + h) + (h * V + V)
+
+
+@exercise("exercise 2 (parameters of a deeper MLP language model)")
+def check_mlp_lm_params(my_mlp_lm_params: Callable[..., Any]) -> str:
+    """Check ``my_mlp_lm_params(vocab_size, context, n_embd, n_hidden, n_layers)``.
+
+    The chapter's MLP language model with ``n_layers`` hidden tanh layers of ``n_hidden``
+    units: an embedding table with ``vocab_size + 1`` rows (the extra row is the start
+    marker), a first hidden ``nn.Linear(context · n_embd, n_hidden)``, ``n_layers - 1``
+    further ``nn.Linear(n_hidden, n_hidden)`` and an output ``nn.Linear(n_hidden,
+    vocab_size)``, all with biases. Dropout has no parameters.
+    """
+    cases = [
+        (65, 8, 16, 256, 1),
+        (1359, 4, 32, 128, 2),
+        (27, 3, 10, 200, 3),
+        (1000, 4, 32, 64, 1),
+        (5, 1, 2, 3, 4),
+    ]
+    for V, k, d, h, n in cases:
+        what = f"vocab_size={V}, context={k}, n_embd={d}, n_hidden={h}, n_layers={n}"
+        got = call(my_mlp_lm_params, V, k, d, h, n)
+        got = got.item() if isinstance(got, torch.Tensor) and got.numel() == 1 else got
+        if isinstance(got, bool) or not isinstance(got, (int, float)) or got != int(got):
+            raise Hint(f"return a whole number of parameters for {what}, got {got!r}")
+        got = int(got)
+        expected = _mlp_lm_params(V, k, d, h, n)
+        if got == expected:
+            continue
+        extra = (n - 1) * (h * h + h)
+        hints = {
+            expected - d: "the embedding table has vocab_size + 1 rows: the extra row is the "
+            "start marker",
+            expected - h - V - (n - 1) * h: "count the biases: one per output unit of every "
+            "linear layer",
+            expected - (k * d * h) + d * h: "the first hidden layer reads the k embeddings side "
+            "by side: context · n_embd inputs",
+            expected + (k - 1) * (V + 1) * d: "there is one embedding table, shared by all "
+            "context positions",
+            expected - extra + (n - 1) * (k * d * h + h): "only the first hidden layer reads "
+            "the embeddings; the later ones read the n_hidden outputs of the layer before",
+        }
+        if n > 1:
+            hints[expected - extra] = (
+                "each hidden layer after the first has its own n_hidden × n_hidden weights "
+                "and n_hidden biases"
+            )
+        if got in hints:
+            raise Hint(hints[got])
+        raise Hint(
+            f"{got} is not the count for {what}. Add up the layers one at a time (weights, "
+            "then biases) and compare each term with the numel() of a model you build"
+        )
+    return f"{len(cases)} sizes, 1 to 4 hidden layers"
 
 
 def _windows(ids: torch.Tensor, k: int, start_id: int) -> torch.Tensor:
@@ -207,40 +183,89 @@ def check_context_windows(my_context_windows: Callable[..., Any]) -> str:
     return f"{len(cases)} cases, k from 1 to 5, contexts longer than the text"
 
 
-@exercise("exercise 4 (parameters of the MLP language model)")
-def check_mlp_lm_params(my_mlp_lm_params: Callable[..., Any]) -> str:
-    """Check ``my_mlp_lm_params(vocab_size, context, n_embd, n_hidden)``.
+@exercise("exercise 4 (a cross-entropy that survives confident mistakes)")
+def check_cross_entropy(my_cross_entropy: Callable[..., Any]) -> str:
+    """Check ``my_cross_entropy(logits, targets)``: the mean of ``-log softmax(z)[y]``.
 
-    The chapter's MLP language model: an embedding table with ``vocab_size + 1`` rows (the
-    extra row is the start marker), a hidden ``nn.Linear(context · n_embd, n_hidden)`` and an
-    output ``nn.Linear(n_hidden, vocab_size)``, both with biases.
+    ``logits`` has shape ``(..., V)`` and ``targets`` the leading shape, with integer ids.
+    The answer must stay exact where the probabilities underflow: logits a thousand
+    apart, with the target on the lowest one.
     """
-    cases = [(65, 8, 16, 256), (27, 3, 10, 200), (1000, 4, 32, 64), (5, 1, 2, 3)]
-    for V, k, d, h in cases:
-        what = f"vocab_size={V}, context={k}, n_embd={d}, n_hidden={h}"
-        got = my_mlp_lm_params(V, k, d, h)
-        got = got.item() if isinstance(got, torch.Tensor) and got.numel() == 1 else got
-        if isinstance(got, bool) or not isinstance(got, (int, float)) or got != int(got):
-            raise Hint(f"return a whole number of parameters for {what}, got {got!r}")
-        got = int(got)
-        expected = (V + 1) * d + (k * d * h + h) + (h * V + V)
-        if got == expected:
-            continue
-        hints = {
-            V * d + k * d * h + h + h * V + V: "the embedding table has vocab_size + 1 rows: "
-            "the extra row is the start marker",
-            (V + 1) * d + k * d * h + h * V: "count the biases: n_hidden for the hidden "
-            "layer and vocab_size for the output layer",
-            (V + 1) * d + d * h + h + h * V + V: "the hidden layer reads the k embeddings "
-            "side by side: context · n_embd inputs",
-            k * (V + 1) * d + k * d * h + h + h * V + V: "there is one embedding table, "
-            "shared by all context positions",
-        }
-        if got in hints:
-            raise Hint(hints[got])
+    gen = torch.Generator().manual_seed(0)
+    cases = [
+        (torch.randn(4, 6, generator=gen), torch.tensor([0, 5, 2, 2])),
+        (3 * torch.randn(2, 3, 5, generator=gen), torch.tensor([[1, 0, 4], [3, 3, 2]])),
+        (
+            torch.tensor([[1000.0, 0.0, -1000.0], [0.0, 0.0, 0.0], [-500.0, 500.0, 0.0]]),
+            torch.tensor([2, 1, 0]),
+        ),
+        (torch.tensor([[1000.0, 1001.0, 1002.0]]), torch.tensor([0])),
+    ]
+    for logits, targets in cases:
+        what = f"logits {tuple(logits.shape)} {short(logits)}, targets {targets.tolist()}"
+        got = one_number(call(my_cross_entropy, logits, targets), what)
+        if torch.isinf(got) or torch.isnan(got):
+            raise Hint(
+                f"the loss is {got.item()} for {what}. A probability underflowed to 0 (or "
+                "an exp overflowed to inf): never compute the probability itself. Write "
+                "log p_y as z_y minus the log of the sum of exponentials, and shift the "
+                "logits by their maximum inside that sum"
+            )
+        expected = cross_entropy(logits, targets).double()
+        nll = torch.logsumexp(logits.double(), -1) - logits.double().gather(
+            -1, targets.unsqueeze(-1)
+        ).squeeze(-1)
+        wrong = [
+            (nll.sum(), "average over the positions (mean), do not sum"),
+            (-nll.mean(), "check the sign: the loss is -log p, which is >= 0"),
+            (nll.mean() / math.log(2), "use the natural logarithm (nats), not log2"),
+            (
+                torch.logsumexp(logits.double(), -1).mean(),
+                "subtract the logit of the target token from the log of the sum",
+            ),
+        ]
+        expect_close(got, expected, what, wrong, atol=1e-3)
+    return f"{len(cases)} cases, shapes (N, V) and (B, T, V), logits a thousand apart"
+
+
+#: The training length the experiment is checked with (long enough to overfit).
+GAP_STEPS = 100
+
+
+@exercise("exercise 5 (the overfitting gap and the amount of data)")
+def check_gap_with_data(gap_with_data: Callable[..., Any]) -> str:
+    """Check ``gap_with_data(fraction, steps)`` on its outcome.
+
+    The function trains the chapter's Analects model without dropout on the first
+    ``fraction`` of the training text for ``steps`` steps and returns the gap, validation
+    loss minus training loss, both measured on fixed batches in evaluation mode. The
+    check runs it with a quarter and with all of the text; the outcome it expects is
+    the one the chapter's experiment predicts.
+    """
+    gaps = {}
+    for fraction in (1.0, 0.25):
+        what = f"gap_with_data({fraction}, {GAP_STEPS})"
+        gaps[fraction] = one_number(call(gap_with_data, fraction, GAP_STEPS), what)
+        if not torch.isfinite(gaps[fraction]):
+            raise Hint(f"{what} is {gaps[fraction].item()}: the training diverged or a loss is NaN")
+    small, full = gaps[0.25].item(), gaps[1.0].item()
+    if small < 0 or full < -0.1:
         raise Hint(
-            f"{got} is not the count for {what}. Add up the three layers one at a time "
-            "(weights, then biases) and compare each term with the numel() of the "
-            "matching parameters of the model you trained"
+            "a gap below 0 means the validation loss is lower than the training loss: "
+            "return validation minus training, both measured in evaluation mode"
         )
-    return f"{len(cases)} sizes"
+    if small == full:
+        raise Hint(
+            "both runs give the same gap: does your function really train on the first "
+            "`fraction` of the training ids only (and on a fresh model each time)?"
+        )
+    if small <= full:
+        raise Hint(
+            "your two runs do not show what the chapter's overfitting experiment predicts. "
+            "Check that each call builds a fresh model, draws its batches from the "
+            "shortened training ids only, and measures both losses on fixed batches after "
+            "training (the training loss on the text the model trained on)"
+        )
+    return (
+        f"after {GAP_STEPS} steps the gap with a quarter of the text is larger than with all of it"
+    )

@@ -1,9 +1,10 @@
-"""Checks of notebook 03b (tokenization): a character tokenizer, tokens per character,
-and the two steps of a BPE merge.
+"""Checks of notebook 03b (tokenization): tokens per character, what a byte-level BPE and
+sentencepiece's byte fallback spend before any merge, and the two steps of a BPE merge.
 
 The library trains its subword tokenizers with SentencePiece and has no BPE step of its
 own, so the references for the BPE exercises (:func:`_pair_counts`, :func:`_merge`) are
-small independent oracles written here.
+small independent oracles written here; so are the byte counts (:func:`_byte_level`,
+:func:`_fallback`), which need no tokenizer library.
 """
 
 from __future__ import annotations
@@ -13,56 +14,17 @@ from typing import Any
 
 import torch
 
-from llmwidgets.checks._core import Hint, call, exercise, expect_close, one_number, pair
+from llmwidgets.checks._core import Hint, call, exercise, expect_close, one_number
 
 __all__ = [
-    "check_char_tokenizer",
+    "check_byte_level_count",
+    "check_fallback_count",
     "check_merge_pair",
     "check_most_frequent_pair",
     "check_tokens_per_char",
 ]
 
 Words = dict[tuple[str, ...], int]
-
-
-@exercise("exercise 1 (character tokenizer)")
-def check_char_tokenizer(my_char_tokenizer: Callable[[str], Any]) -> str:
-    """Check ``my_char_tokenizer(text) -> (encode, decode)`` over the sorted characters.
-
-    ``encode(s)`` gives the list of ids (the index of each character in
-    ``sorted(set(text))``) and ``decode(ids)`` gives the string back.
-    """
-    texts = ["hello world", "子曰：学而时习之，不亦说乎？", "ba\nab ba"]
-    for text in texts:
-        encode, decode = pair(my_char_tokenizer(text), "return a pair (encode, decode)")
-        chars = sorted(set(text))
-        sample = text[::-1]  # other text made of the same characters
-        expected = [chars.index(c) for c in sample]
-        got = encode(sample)
-        got = got.tolist() if hasattr(got, "tolist") else got
-        if isinstance(got, str) or (got and all(isinstance(g, str) for g in got)):
-            raise Hint("encode should return ids (ints), not characters")
-        got = list(got)
-        first_seen = list(dict.fromkeys(text))
-        if got == [first_seen.index(c) for c in sample] and got != expected:
-            raise Hint(
-                f"for text {text!r} the ids follow the order in which characters first "
-                "appear; sort the characters (sorted(set(text))) so ids do not depend on it"
-            )
-        if got == [i + 1 for i in expected]:
-            raise Hint("ids start at 1; the first character of the vocabulary has id 0")
-        if got != expected:
-            raise Hint(
-                f"for text {text!r}, encode({sample!r}) gave {got}: print your vocabulary "
-                "and check a few ids by hand (a character's id is its place in the sorted "
-                "vocabulary)"
-            )
-        back = decode(expected)
-        if isinstance(back, list):
-            raise Hint("decode should return one string: ''.join(...) the characters")
-        if back != sample:
-            raise Hint(f"decode(encode(s)) should give s back: for s = {sample!r} got {back!r}")
-    return f"{len(texts)} texts (English, Chinese, newlines), ids in sorted order"
 
 
 def _pairs(text: str) -> list[int]:  # a toy tokenizer: one token per two characters
@@ -73,7 +35,7 @@ def _words(text: str) -> list[int]:  # a toy tokenizer: one token per word
     return [len(w) for w in text.split()]
 
 
-@exercise("exercise 2 (tokens per character)")
+@exercise("exercise 1 (tokens per character)")
 def check_tokens_per_char(my_tokens_per_char: Callable[..., Any]) -> str:
     """Check ``my_tokens_per_char(encode, texts)`` = total tokens / total characters."""
     cases = [
@@ -103,6 +65,108 @@ def check_tokens_per_char(my_tokens_per_char: Callable[..., Any]) -> str:
         ]
         expect_close(got, torch.tensor(n_tok / n_chr), what, wrong)
     return f"{len(cases)} cases, several texts of different lengths"
+
+
+#: GPT-2's special token between documents, one token of its own.
+ENDOFTEXT = "<|endoftext|>"
+
+
+def _count(value: Any, what: str) -> int:
+    """A learner's token count as an int, or a :class:`Hint`."""
+    if isinstance(value, torch.Tensor) and value.numel() == 1:
+        value = value.item()
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        raise Hint(f"{what} should be a whole number of tokens, got {value!r:.40}")
+    return int(value)
+
+
+def _byte_level(text: str) -> int:
+    """Tokens of a byte-level BPE without merges: one per UTF-8 byte, one per special."""
+    parts = text.split(ENDOFTEXT)
+    return sum(len(p.encode("utf-8")) for p in parts) + len(parts) - 1
+
+
+@exercise("exercise 2 (byte-level BPE before any merge)")
+def check_byte_level_count(my_byte_level_count: Callable[[str], Any]) -> str:
+    """Check ``my_byte_level_count(text)``: the tokens a byte-level BPE spends on ``text``
+    before it has learned any merge (its vocabulary: the 256 byte values and the special
+    token ``<|endoftext|>``)."""
+    texts = [
+        "To be, or not",
+        "子曰",
+        "café",
+        "🦜!",
+        "a\n\nb",
+        f"Speak.{ENDOFTEXT}子曰：学",
+        f"{ENDOFTEXT}{ENDOFTEXT}",
+        "ÿ",
+    ]
+    for text in texts:
+        what = f"my_byte_level_count({text!r})"
+        got = _count(call(my_byte_level_count, text), f"the result of {what}")
+        if got == _byte_level(text):
+            continue
+        n_special = text.count(ENDOFTEXT)
+        plain = text.replace(ENDOFTEXT, "")
+        if got == len(text) or (n_special and got == len(plain) + n_special):
+            raise Hint(
+                f"{what}: a byte-level tokenizer does not start from characters. What is "
+                "its base alphabet, and how many of its symbols does UTF-8 spend on a "
+                "character such as é or 子?"
+            )
+        if n_special and got == len(text.encode("utf-8")):
+            raise Hint(
+                f"{what}: {ENDOFTEXT} is a special token, added to the vocabulary whole: "
+                "the tokenizer never cuts it into pieces"
+            )
+        if n_special and got == _byte_level(text) - n_special:
+            raise Hint(f"{what}: the special token is a token of the sequence too")
+        raise Hint(
+            f"{what} is not right: count the tokens of this text by hand, symbol by symbol, "
+            "then compare with your function"
+        )
+    return f"{len(texts)} texts: ASCII, accents, Chinese, an emoji, newlines and {ENDOFTEXT}"
+
+
+def _fallback(text: str, known: set[str]) -> int:
+    """Tokens of a character vocabulary with byte fallback: 1 per known character,
+    one per UTF-8 byte of every other character."""
+    return sum(1 if ch in known else len(ch.encode("utf-8")) for ch in text)
+
+
+@exercise("exercise 3 (byte fallback before any merge)")
+def check_fallback_count(my_fallback_count: Callable[[str, set], Any]) -> str:
+    """Check ``my_fallback_count(text, known)``: the tokens a sentencepiece model with byte
+    fallback spends on ``text`` when it has a piece for every character in ``known`` and
+    no longer pieces (no merges)."""
+    cases = [
+        ("子曰：学而时习之", set("子曰：学而时习之")),
+        ("子曰：鑫", set("子曰：学")),
+        ("café", set("abcdef")),
+        ("🦜 ok", set(" ko")),
+        ("abc", set()),
+        ("Ω≈ç", set("Ω")),
+    ]
+    for text, known in cases:
+        what = f"my_fallback_count({text!r}, known={''.join(sorted(known))!r})"
+        got = _count(call(my_fallback_count, text, set(known)), f"the result of {what}")
+        if got == _fallback(text, known):
+            continue
+        if got == len(text.encode("utf-8")):
+            raise Hint(
+                f"{what}: byte fallback is a fallback. Which characters get a piece of their "
+                "own, and which ones need bytes?"
+            )
+        if got == len(text) or got == sum(ch in known for ch in text):
+            raise Hint(
+                f"{what}: a character outside the vocabulary has no piece of its own, and "
+                "byte fallback spells it in its UTF-8 bytes: how many byte pieces is that?"
+            )
+        raise Hint(
+            f"{what} is not right: go through the text character by character, and count "
+            "what each one costs"
+        )
+    return f"{len(cases)} texts with known and unknown characters of 1 to 4 UTF-8 bytes"
 
 
 def _pair_counts(words: Words) -> dict[tuple[str, str], int]:
@@ -138,7 +202,7 @@ _TOY_WORDS = {  # the classic example of Sennrich et al. (2016), one symbol per 
 }
 
 
-@exercise("exercise 3 (most frequent pair)")
+@exercise("exercise 4 (most frequent pair)")
 def check_most_frequent_pair(my_most_frequent_pair: Callable[[dict], Any]) -> str:
     """Check ``my_most_frequent_pair(words)``: the adjacent pair with the highest count.
 
@@ -177,7 +241,7 @@ def check_most_frequent_pair(my_most_frequent_pair: Callable[[dict], Any]) -> st
     return f"{len(cases)} corpora, with ties and repeated symbols"
 
 
-@exercise("exercise 4 (one BPE merge)")
+@exercise("exercise 5 (one BPE merge)")
 def check_merge_pair(my_merge_pair: Callable[[dict, tuple], Any]) -> str:
     """Check ``my_merge_pair(words, pair)``: every occurrence of ``pair`` becomes one symbol.
 

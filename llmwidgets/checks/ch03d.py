@@ -1,84 +1,104 @@
-"""Checks of notebook 03d (the GPT): parameter count, LayerNorm, the pre-LN block and
-weight tying. The references are the library's :mod:`llmwidgets.nn.gpt` and torch's
-``F.layer_norm``."""
+"""Checks of notebook 03d (the GPT): the parameter count before building (with and without
+biases, tied or not), the size of a KV cache, which logits change when two tokens swap
+without position embeddings, a SwiGLU MLP at GPT-2's budget, grouped-query attention.
+
+The references: :func:`~llmwidgets.nn.gpt_config.gpt_param_count`, the cache's formula and
+the swap rule (``tests/checks/test_checks_ch03d.py`` measures both on real models),
+``F.silu`` and ``F.scaled_dot_product_attention``.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 
-from llmwidgets.checks._core import (
-    Hint,
-    call,
-    exercise,
-    expect_close,
-    fixed_seed,
-    tiny_gpt_config,
-)
-from llmwidgets.nn.gpt import GPT, Block, GPTConfig, gpt_param_count
+from llmwidgets.checks._core import Hint, call, exercise, expect_close
+from llmwidgets.nn.gpt import GPTConfig, gpt_param_count
 
 __all__ = [
     "check_gpt_param_count",
-    "check_layer_norm",
-    "check_pre_ln_block",
-    "check_weight_tying",
+    "check_grouped_query_attention",
+    "check_kv_cache_bytes",
+    "check_swap_without_positions",
+    "check_swiglu_hidden",
+    "check_swiglu_mlp",
 ]
+
+
+def _whole_number(value: Any, what: str) -> int:
+    """A learner's count as an int, or a :class:`Hint` (a float must be whole)."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError) as err:
+        raise Hint(f"return the count as an int for {what}, got {value!r}") from err
+    if isinstance(value, bool) or not math.isfinite(number) or number != int(number):
+        raise Hint(f"{what} is a whole number; you returned {value!r}")
+    return int(number)
+
+
+def _compare(got: int, right: int, slips: list[tuple[int, str]], what: str, last: str) -> None:
+    """Raise the hint of the first slip that ``got`` matches, else ``last``; pass if right."""
+    if got == right:
+        return
+    for wrong, hint in slips:
+        if got == wrong != right:
+            raise Hint(f"{hint} (for {what})")
+    raise Hint(f"{got:,} is not right for {what}. {last}")
+
+
+# --------------------------------------------------------------- exercise 1: parameters
 
 
 def _param_count_slips(cfg: GPTConfig, total: int) -> list[tuple[int, str]]:
     """Typical wrong counts for ``cfg`` (whose right count is ``total``), with their hints."""
     V, T, L, C = cfg.vocab_size, cfg.block_size, cfg.n_layer, cfg.n_embd
+    norms = 2 * L + 1  # ln_1 and ln_2 per block, ln_f
+    off = "bias=False removes"
     slips = [
         (total - T * C, "add the position embeddings wpe: block_size × n_embd"),
-        (total - 2 * C, "add the final LayerNorm ln_f: a gain and a shift, 2·n_embd"),
-        (
-            total - L * 4 * C - 2 * C,
-            "count the LayerNorms: a gain and a shift of n_embd each, two per block "
-            "plus the final one",
-        ),
-        (
-            total - L * 9 * C,
-            "count the biases of the four Linear layers of a block: "
-            "3C (c_attn) + C (attn.c_proj) + 4C (c_fc) + C (mlp.c_proj)",
-        ),
-        (
-            total - L * 4 * C * C,
-            "the MLP has two 4C-wide matrices (C→4C and 4C→C): 8C² per block, plus "
-            "4C² for attention (Q, K, V and the output projection)",
-        ),
-    ]
-    if cfg.tie_weights:
-        slips.append(
-            (
-                total + V * C,
-                "with tie_weights=True the output head IS the token embedding: "
-                "count its vocab_size × n_embd matrix once",
-            )
-        )
-    else:
-        slips.append(
-            (
-                total - V * C,
-                "with tie_weights=False the output head lm_head has its own "
-                "vocab_size × n_embd matrix",
-            )
-        )
-    return slips
+        (total - L * 4 * C * C, "the MLP has two 4C-wide matrices (C→4C and 4C→C): 8C² per "
+         "block, plus 4C² for attention (Q, K, V and the output projection)"),
+        (total + V * C, "with tie_weights=True the output head IS the token embedding: count "
+         "its vocab_size × n_embd matrix once") if cfg.tie_weights else
+        (total - V * C, "with tie_weights=False the output head lm_head has its own "
+         "vocab_size × n_embd matrix"),
+    ]  # fmt: skip
+    if cfg.bias:
+        return slips + [
+            (total - 2 * C, "add the final LayerNorm ln_f: a gain and a shift, 2·n_embd"),
+            (total - norms * 2 * C, "count the LayerNorms: a gain and a shift of n_embd "
+             "each, two per block plus the final one"),
+            (total - L * 9 * C, "count the biases of the four Linear layers of a block: "
+             "3C (c_attn) + C (attn.c_proj) + 4C (c_fc) + C (mlp.c_proj)"),
+            (total + V, "the output head lm_head has no bias, in GPT-2 as here"),
+        ]  # fmt: skip
+    return slips + [
+        (total - norms * C, f"{off} the shifts, not the LayerNorms: each keeps its gain of "
+         "n_embd numbers"),
+        (total + norms * C, f"{off} the LayerNorms' shifts too (nn.LayerNorm(bias=False)): "
+         "only their gains remain"),
+        (total + L * 9 * C, f"{off} the biases of the four Linear layers of every block"),
+        (total + L * 9 * C + norms * C, f"{off} every bias: those of the Linear layers and "
+         "the LayerNorms' shifts (only their gains remain)"),
+    ]  # fmt: skip
 
 
-@exercise("exercise 1 (parameter count)")
+@exercise("exercise 1 (count before you build)")
 def check_gpt_param_count(my_param_count: Callable[[Any], Any]) -> str:
     """Check ``my_param_count(config)``: the parameters of ``GPT(config)``, by formula.
 
-    Biases and LayerNorms are on (``bias=True``, as in GPT-2); ``config.tie_weights``
-    says whether the output head shares the token embedding.
+    ``config.bias`` says whether the Linear layers and LayerNorms have biases (shifts);
+    ``config.tie_weights`` whether the output head shares the token embedding.
     """
+    small = dict(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128)
     cases = [
-        GPTConfig(vocab_size=65, block_size=64, n_layer=4, n_head=4, n_embd=128),
-        GPTConfig.preset("gpt2"),
+        GPTConfig(**small),
+        GPTConfig(**small, bias=False),
+        GPTConfig.preset("gpt2", bias=False, tie_weights=False),
         GPTConfig(vocab_size=100, block_size=16, n_layer=2, n_head=2, n_embd=8),
         GPTConfig(vocab_size=65, block_size=32, n_layer=3, n_head=2, n_embd=32, tie_weights=False),
         GPTConfig.preset("gpt2-medium"),
@@ -86,182 +106,218 @@ def check_gpt_param_count(my_param_count: Callable[[Any], Any]) -> str:
     for cfg in cases:
         what = (
             f"V={cfg.vocab_size}, T={cfg.block_size}, L={cfg.n_layer}, C={cfg.n_embd}, "
-            f"tie_weights={cfg.tie_weights}"
+            f"bias={cfg.bias}, tie_weights={cfg.tie_weights}"
         )
-        got = my_param_count(cfg)
-        try:
-            got = int(got)
-        except (TypeError, ValueError) as err:
-            raise Hint(f"return the count as an int for {what}, got {got!r}") from err
+        got = _whole_number(my_param_count(cfg), f"the count for {what}")
         total = gpt_param_count(cfg)
-        if got == total:
-            continue
-        for wrong, hint in _param_count_slips(cfg, total):
-            if got == wrong:
-                raise Hint(f"{hint} (for {what})")
-        raise Hint(
-            f"{got:,} is not the count of GPT(config) for {what}. Build a small GPT and "
-            "compare your terms with the parameters it lists, module by module: "
-            "[(name, p.numel()) for name, p in model.named_parameters()]"
-        )
-    return f"{len(cases)} configurations, GPT-2 small (124,439,808) and medium among them"
+        _compare(got, total, _param_count_slips(cfg, total), what, (
+            "It is not the count of GPT(config): build a small GPT with the same bias and "
+            "tie_weights and compare your terms with the parameters it lists, module by "
+            "module: [(name, p.numel()) for name, p in model.named_parameters()]"
+        ))  # fmt: skip
+    return (
+        f"{len(cases)} configurations, with and without biases, tied and untied, "
+        "GPT-2 medium among them"
+    )
 
 
-@exercise("exercise 2 (LayerNorm)")
-def check_layer_norm(my_layer_norm: Callable[..., Any]) -> str:
-    """Check ``my_layer_norm(x, weight, bias, eps=1e-5)`` over the last dimension.
+# ---------------------------------------------------------------- exercise 2: the cache
 
-    ``(x - mean) / sqrt(var + eps) * weight + bias`` with the biased variance (divide
-    by C), as ``torch.nn.LayerNorm`` computes it.
-    """
-    gen = torch.Generator().manual_seed(0)
 
-    def randn(*shape: int) -> torch.Tensor:
-        return torch.randn(*shape, generator=gen, dtype=torch.float64)
-
+@exercise("exercise 2 (the size of a KV cache)")
+def check_kv_cache_bytes(kv_cache_bytes: Callable[..., Any]) -> str:
+    """Check ``kv_cache_bytes(config, batch_size, n_tokens, bytes_per_number)``: the memory
+    a :class:`~llmwidgets.nn.kv_cache.KVCache` holds after the model has seen ``n_tokens``
+    positions of each of ``batch_size`` sequences, in bytes."""
     cases = [
-        (randn(2, 5, 4) * 3 + 1, 4, 1e-5),  # small C: the biased variance matters
-        (randn(3, 16), 16, 1e-5),
-        (randn(4, 8) * 1e-3, 8, 1e-5),  # tiny variance: where eps goes matters
-        (randn(2, 3, 6), 6, 0.1),
+        (GPTConfig(vocab_size=65, block_size=64, n_layer=3, n_head=6, n_embd=48), 5, 17, 4),
+        (GPTConfig.preset("shakespeare-char-cpu"), 5, 40, 4),
+        (GPTConfig.preset("gpt2"), 1, 1024, 2),
+        (GPTConfig.preset("gpt2-xl"), 8, 1000, 2),
     ]
-    for x, c, eps in cases:
-        weight, bias = 1 + 0.5 * randn(c), 0.5 * randn(c)
-        what = f"x of shape {tuple(x.shape)}, eps={eps}"
-        got = call(my_layer_norm, x, weight, bias, eps=eps)
-        mean = x.mean(-1, keepdim=True)
-        var_b = x.var(-1, unbiased=False, keepdim=True)
-        var_u = x.var(-1, unbiased=True, keepdim=True)
-        wrong = [
-            (
-                (x - mean) / torch.sqrt(var_u + eps) * weight + bias,
-                "use the biased variance, dividing by C (not C − 1): "
-                "x.var(dim=-1, unbiased=False, keepdim=True), as nn.LayerNorm does",
-            ),
-            (
-                (x - mean) / (torch.sqrt(var_b) + eps) * weight + bias,
-                "add eps inside the square root: (x − mean) / sqrt(var + eps)",
-            ),
-            (
-                (x - mean) / torch.sqrt(var_b + eps),
-                "after normalising, scale by weight and add bias (the learned gain and shift)",
-            ),
-            (
-                (x - x.mean(0, keepdim=True))
-                / torch.sqrt(x.var(0, unbiased=False, keepdim=True) + eps)
-                * weight
-                + bias,
-                "normalise each position over its own features: mean and variance along "
-                "the LAST dimension (dim=-1, keepdim=True), not over the batch",
-            ),
-        ]
-        expect_close(got, F.layer_norm(x, (c,), weight, bias, eps), what, wrong)
-    return f"{len(cases)} cases (small C, tiny variance, eps=0.1, batched)"
+    for cfg, batch, tokens, nbytes in cases:
+        what = (
+            f"n_layer={cfg.n_layer}, n_head={cfg.n_head}, n_embd={cfg.n_embd}, "
+            f"batch_size={batch}, n_tokens={tokens}, bytes_per_number={nbytes}"
+        )
+        got = _whole_number(
+            call(kv_cache_bytes, cfg, batch, tokens, nbytes), f"the bytes for {what}"
+        )
+        right = 2 * cfg.n_layer * batch * tokens * cfg.n_embd * nbytes
+        slips = [
+            (right // 2, "the cache holds two tensors per layer: the keys and the values"),
+            (right * 3 // 2, "only keys and values are kept: a position's query is used "
+             "once, in the step that computes it, and never again"),
+            (right // cfg.n_layer, "every attention layer keeps its own keys and values"),
+            (right // batch, "every sequence of the batch has its own keys and values"),
+            (right // nbytes, "the question is in bytes: each number takes bytes_per_number"),
+            (right // cfg.n_head, "all heads together: n_head heads of n_embd / n_head numbers"),
+            (right // tokens * cfg.block_size, "the cache grows with the positions seen "
+             "(n_tokens), not with block_size"),
+        ]  # fmt: skip
+        _compare(got, right, slips, what, (
+            "Write down the shape of one layer's keys, (B, H, T_seen, D), and count the "
+            "tensors of that shape"
+        ))  # fmt: skip
+    return f"{len(cases)} caches, from a tiny GPT to GPT-2 XL with 8 sequences"
 
 
-def _block_slips(x, ln_1, attn, ln_2, mlp) -> list[tuple[torch.Tensor, str]]:
-    """Typical wrong blocks, built from the block's own sub-layers, with their hints."""
-    h = x + attn(ln_1(x))
-    post = ln_1(x + attn(x))
-    n = ln_1(x)
-    n = n + attn(n)
-    return [
-        (
-            ln_2(post + mlp(post)),
-            "that is the original Transformer's post-LN order, LayerNorm(x + sublayer(x)); "
-            "GPT-2 normalises only the INPUT of each sub-layer and adds the sub-layer's "
-            "output to the stream as it is",
-        ),
-        (
-            mlp(ln_2(attn(ln_1(x)))),
-            "add each sub-layer's output to its input (the residual connection): "
-            "the stream goes x → x + attention branch → that + MLP branch",
-        ),
-        (
-            ln_2(n) + mlp(ln_2(n)),
-            "normalise only what goes INTO attn and mlp; the residual stream "
-            "x itself passes through unchanged",
-        ),
-        (
-            x + attn(ln_1(x)) + mlp(ln_2(x)),
-            "the MLP reads the stream AFTER the attention output has been added to it, "
-            "not the block's input x",
-        ),
-        (h + mlp(ln_1(h)), "the MLP has its own LayerNorm, ln_2; ln_1 belongs to attention"),
-        (h, "add the MLP branch too, with its own LayerNorm, after the attention branch"),
-    ]
+# ------------------------------------------------------- exercise 3: order without wpe
 
 
-@exercise("exercise 3 (pre-LN block)")
-def check_pre_ln_block(my_block: Callable[..., Any]) -> str:
-    """Check ``my_block(x, ln_1, attn, ln_2, mlp)``: one pre-LayerNorm transformer block.
+def swap_changes(T: int, i: int, j: int, n_layer: int, positions: bool) -> list[int]:
+    """The positions whose logits change when the distinct tokens at i < j swap places.
 
-    ``x + attn(ln_1(x))``, then ``+ mlp(ln_2(·))`` of that, as in GPT-2
-    (:class:`llmwidgets.nn.gpt.Block` is the reference).
+    Before i nothing changes (causal mask). With position embeddings, every position from
+    i on sees other vectors. Without them a token's vector is the same everywhere and
+    attention sees its inputs as a set: in one layer only i..j change (their sets or their
+    own token changed; after j the set is the same); from the second layer on, the
+    positions after j read first-layer outputs at i..j, which changed.
     """
-    sizes = [(2, 5, 16, 2), (1, 8, 24, 3)]  # (B, T, C, H)
-    with fixed_seed(0), torch.no_grad():
-        for B, T, C, H in sizes:
-            block = Block(tiny_gpt_config(n_embd=C, n_head=H)).eval()
-            for ln in (block.ln_1, block.ln_2):  # random gains and shifts: not identities
-                ln.weight.normal_(1.0, 0.3)
-                ln.bias.normal_(0.0, 0.3)
-            x = torch.randn(B, T, C)
-            layers = (block.ln_1, block.attn, block.ln_2, block.mlp)
-            got = my_block(x.clone(), *layers)
-            expect_close(got, block(x), f"x of shape {(B, T, C)}", _block_slips(x, *layers))
-    return f"{len(sizes)} blocks with random LayerNorm gains"
+    return list(range(i, T if positions or n_layer >= 2 else j + 1))
 
 
-@exercise("exercise 4 (weight tying)")
-def check_weight_tying(my_tie_weights: Callable[[Any], Any]) -> str:
-    """Check ``my_tie_weights(model)``: make ``lm_head`` share the token embedding's weight.
+def _swap_hint(got: list[int], T: int, i: int, j: int, n_layer: int, positions: bool) -> str:
+    """The hint for a wrong list of changed positions."""
+    if any(p < i for p in got):
+        return (f"a position before {i} sees neither swapped token (the causal mask), so "
+                "nothing it computes can change")  # fmt: skip
+    if any(p >= T for p in got):
+        return f"the positions are 0 .. {T - 1}"
+    if i not in got or j not in got:
+        return (
+            f"positions {i} and {j} now hold other tokens, so their own queries (and "
+            "the vectors they add to the stream) differ"
+        )
+    if positions:
+        return (
+            "with position embeddings the vector of a token depends on where it stands. "
+            "Does a position after the swap see the same vectors as before?"
+        )
+    if n_layer == 1:
+        return (
+            "without position embeddings a token's vector is the same wherever it stands, "
+            "and a weighted sum does not depend on the order of its terms. Compare what "
+            "a position after j sees, as a collection, before and after the swap"
+        )
+    return ("from the second layer on, a position reads the first layer's outputs, not the "
+            "tokens. Which of those outputs changed?")  # fmt: skip
 
-    ``model`` is a :class:`llmwidgets.GPT` built with ``tie_weights=False``; afterwards
-    ``model.lm_head.weight`` must be the very same Parameter as
-    ``model.transformer.wte.weight``. The function may return the model or None.
-    """
-    configs = [
-        tiny_gpt_config(tie_weights=False),
-        tiny_gpt_config(vocab_size=33, n_embd=8, tie_weights=False),
-    ]
-    with fixed_seed(0):
-        for cfg in configs:
-            model = GPT(cfg)
-            before = model.num_parameters()
-            out = my_tie_weights(model)
-            if out is not None and out is not model:
-                if not isinstance(out, GPT):
-                    raise Hint(f"return the model (or None), got {type(out).__name__}")
-                model = out
-            head, wte = model.lm_head.weight, model.transformer.wte.weight
-            if head is wte:
-                saved = cfg.vocab_size * cfg.n_embd
-                if model.num_parameters() != before - saved:
-                    raise Hint(
-                        f"the model has {model.num_parameters():,} parameters; tying should "
-                        f"save exactly vocab_size × n_embd = {saved:,}"
-                    )
-                idx = torch.randint(cfg.vocab_size, (2, cfg.block_size))
-                model(idx).sum().backward()  # one gradient, from both uses
-                if head.grad is None:
-                    raise Hint("the shared weight gets no gradient: keep it trainable")
-                continue
-            if head.data_ptr() == wte.data_ptr():
-                raise Hint(
-                    "the two layers share memory but are two different Parameter objects: "
-                    "the optimiser sees two parameters and gives each only its own "
-                    "gradient. Give lm_head the embedding's Parameter object itself, not a "
-                    "new Parameter around its data"
-                )
-            if head.shape == wte.shape and torch.equal(head, wte):
-                raise Hint(
-                    "you copied the values: the two matrices drift apart after the first "
-                    "optimiser step. Make lm_head use the same Parameter object as wte"
-                )
+
+@exercise("exercise 3 (swapping two tokens without position embeddings)")
+def check_swap_without_positions(changed_positions: Callable[..., Any]) -> str:
+    """Check ``changed_positions(T, i, j, n_layer, positions)``: the positions (0-based,
+    in increasing order) whose logits change when the two different tokens at ``i < j``
+    swap places, in a GPT with ``n_layer`` blocks, with (``positions=True``) or without
+    position embeddings."""
+    cases = [(10, 2, 5, 1, False), (10, 2, 5, 1, True), (10, 2, 5, 2, False), (12, 4, 9, 1, False),
+             (8, 0, 7, 1, False), (8, 3, 4, 3, False), (6, 1, 2, 4, True)]  # fmt: skip
+    for case in cases:
+        what = "changed_positions({}, {}, {}, n_layer={}, positions={})".format(*case)
+        got = changed_positions(*case)
+        got = got.tolist() if isinstance(got, torch.Tensor) else got
+        try:
+            if isinstance(got, (str, bytes)):
+                raise TypeError
+            got = sorted({int(p) for p in got})
+        except (TypeError, ValueError) as err:
+            raise Hint(f"return the changed positions as a list of ints for {what}") from err
+        if got != swap_changes(*case):
+            raise Hint(f"for {what}: {_swap_hint(got, *case)}")
+    return f"{len(cases)} cases, one to four layers, with and without position embeddings"
+
+
+# --------------------------------------------------------------- exercise 4: SwiGLU
+
+
+@exercise("exercise 4 (SwiGLU's hidden width)")
+def check_swiglu_hidden(swiglu_hidden: Callable[[int, int], Any]) -> str:
+    """Check ``swiglu_hidden(n_embd, multiple_of)``: the hidden width h at which a SwiGLU
+    MLP (three C × h matrices, no biases) has as many weights as GPT-2's MLP (two of
+    C × 4C), rounded down to an integer, then up to a multiple of ``multiple_of``."""
+    cases = [(768, 256), (4096, 256), (5120, 256), (1000, 8), (96, 1), (100, 64)]
+    for n_embd, m in cases:
+        what = f"swiglu_hidden({n_embd}, {m})"
+        got = _whole_number(swiglu_hidden(n_embd, m), what)
+        right = m * math.ceil(int(8 * n_embd / 3) / m)  # 3·C·h = 8·C², LLaMA's rounding
+        if got == right:
+            continue
+        if got in (4 * n_embd, m * math.ceil(4 * n_embd / m)):
             raise Hint(
-                "lm_head.weight and transformer.wte.weight are still two separate "
-                "matrices: one of the two layers must end up holding the other's "
-                "Parameter object"
+                f"for {what}: with h = 4·n_embd a SwiGLU MLP holds 3 · 4C² = 12C² weights, "
+                "half as many again as GPT-2's 8C²: it has three matrices, not two"
             )
-    return f"{len(configs)} models: one shared Parameter, vocab_size × n_embd saved"
+        if got % m:
+            raise Hint(f"for {what}: round h up to a multiple of {m}")
+        if got < right:
+            raise Hint(f"for {what}: round up to the next multiple, not down")
+        raise Hint(
+            f"for {what}: count the weights of GPT-2's MLP (c_fc and c_proj, without biases) "
+            "and of the SwiGLU MLP (w_gate, w_up and w_down), set them equal and solve for h"
+        )
+    return (
+        f"{len(cases)} widths, among them LLaMA-7B's 11,008 (n_embd 4,096) and LLaMA-13B's "
+        "13,824 (n_embd 5,120)"
+    )
+
+
+@exercise("exercise 4 (a SwiGLU MLP)")
+def check_swiglu_mlp(my_swiglu: Callable[..., Any]) -> str:
+    """Check ``my_swiglu(x, w_gate, w_up, w_down)``: ``(SiLU(x W_gateᵀ) ⊙ x W_upᵀ) W_downᵀ``
+    for ``x`` (..., C), ``w_gate`` and ``w_up`` (h, C), ``w_down`` (C, h): nn.Linear's
+    layout, no biases."""
+    gen = torch.Generator().manual_seed(0)
+    shapes = [((2, 5, 8), 12), ((3, 16), 40), ((1, 4, 6), 16)]
+    for x_shape, h in shapes:
+        c = x_shape[-1]
+        x, w_gate, w_up, w_down = (
+            torch.randn(*s, generator=gen, dtype=torch.float64)
+            for s in (x_shape, (h, c), (h, c), (c, h))
+        )
+        x, w_down = 2 * x, w_down / 3
+        gate, up = x @ w_gate.T, x @ w_up.T
+        wrong = [
+            ((gate * F.silu(up)) @ w_down.T, "the SiLU acts on the gate branch (x W_gateᵀ); "
+             "the up branch stays linear"),
+            ((torch.sigmoid(gate) * up) @ w_down.T, "that is the original GLU, with a sigmoid "
+             "gate; SwiGLU's gate is SiLU(z) = z · sigmoid(z)"),
+            ((F.gelu(gate) * up) @ w_down.T, "GELU gives GEGLU; SwiGLU uses SiLU (Swish with "
+             "β = 1), F.silu"),
+            (F.silu(gate) @ w_down.T, "multiply the gate by the up branch (x W_upᵀ), element "
+             "by element"),
+        ]  # fmt: skip
+        got = call(my_swiglu, x, w_gate, w_up, w_down)
+        expect_close(got, (F.silu(gate) * up) @ w_down.T, f"x of shape {x_shape}, h = {h}", wrong)
+    return f"{len(shapes)} cases, against (F.silu(x W_gateᵀ) · x W_upᵀ) W_downᵀ"
+
+
+# ------------------------------------------------------------------ exercise 5: GQA
+
+
+@exercise("exercise 5 (grouped-query attention)")
+def check_grouped_query_attention(my_gqa: Callable[..., Any]) -> str:
+    """Check ``my_gqa(q, k, v)``: causal attention with ``q`` (B, H, T, D) and ``k``, ``v``
+    (B, G, T, D), G dividing H; query heads ``g·H/G .. (g+1)·H/G - 1`` share key/value
+    head g. The reference is ``F.scaled_dot_product_attention(..., is_causal=True,
+    enable_gqa=True)``."""
+    gen = torch.Generator().manual_seed(0)
+    sdpa = F.scaled_dot_product_attention
+    sizes = [(2, 4, 2, 5, 3), (1, 6, 3, 7, 4), (2, 4, 1, 6, 2), (1, 4, 4, 5, 3)]  # B H G T D
+    for B, H, G, T, D in sizes:
+        q, k, v = (torch.randn(B, n, T, D, generator=gen, dtype=torch.float64) for n in (H, G, G))
+        r = H // G
+        ki, vi = k.repeat_interleave(r, dim=1), v.repeat_interleave(r, dim=1)
+        wrong = [
+            (sdpa(q, k.repeat(1, r, 1, 1), v.repeat(1, r, 1, 1), is_causal=True),
+             "query heads share keys and values in consecutive groups: heads 0 .. H/G − 1 "
+             "use key/value head 0, the next H/G head 1, and so on (repeat_interleave, not "
+             "repeat)"),
+            (sdpa(q, ki, vi), "apply the causal mask: query t sees keys 0 .. t only"),
+            (sdpa(q, ki, vi, is_causal=True, scale=1 / math.sqrt(G * D)),
+             "scale the scores by √D, the size of one head"),
+            (sdpa(q, ki, vi, is_causal=True, scale=1.0),
+             "divide the scores by √D before the softmax"),
+        ]  # fmt: skip
+        what = f"{H} query heads, {G} key/value heads (B={B}, T={T}, D={D})"
+        expect_close(call(my_gqa, q, k, v), sdpa(q, ki, vi, is_causal=True), what, wrong)
+    return f"{len(sizes)} cases, multi-query (G = 1) and plain multi-head (G = H) among them"

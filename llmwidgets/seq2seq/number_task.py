@@ -23,9 +23,8 @@ grammar :mod:`~llmwidgets.seq2seq.number_parser`; this module turns them into da
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import Tensor
@@ -41,6 +40,7 @@ from llmwidgets.seq2seq.number_words import (  # noqa: F401 (number_to_*: old im
     render,
     tokenize,
 )
+from llmwidgets.training.row_batcher import RowBatcher
 
 __all__ = [
     "DEFAULT_TRAIN_SIZE",
@@ -259,44 +259,16 @@ class NumberTask:
         return encode_pairs(ids, min_lengths=(self.max_src_len, self.max_tgt_len + 1))
 
 
-class Seq2SeqBatcher:
+class Seq2SeqBatcher(RowBatcher):
     """Random batches of a :class:`Seq2SeqData`, in the form :class:`llmwidgets.Trainer` takes.
 
     ``get_batch()`` returns ``x = (src, tgt_in)`` ((B, S) and (B, T)) and ``y = tgt_out``
     (B, T); the Trainer calls ``model(src, tgt_in)``. Rows are drawn with the batcher's own
-    generator, whose state goes into checkpoints (exact resume).
+    generator, whose state goes into checkpoints (exact resume); ``fixed_batches(n)`` gives
+    consecutive rows, wrapping around (:class:`~llmwidgets.training.row_batcher.RowBatcher`).
     """
 
     def __init__(self, data: Seq2SeqData, batch_size: int, seed: int = 0) -> None:
+        super().__init__((data.src, data.tgt_in), data.tgt_out, batch_size, seed)
         self.data = data
-        self.batch_size = check_int("batch_size", batch_size, 1)
-        self.seed = check_int("seed", seed, 0)
         self.src_len = data.src.shape[1]
-        self.generator = torch.Generator().manual_seed(self.seed)
-
-    def _rows(self, rows: Tensor) -> tuple[tuple[Tensor, Tensor], Tensor]:
-        d = self.data
-        return (d.src[rows], d.tgt_in[rows]), d.tgt_out[rows]
-
-    def get_batch(self) -> tuple[tuple[Tensor, Tensor], Tensor]:
-        rows = torch.randint(len(self.data), (self.batch_size,), generator=self.generator)
-        return self._rows(rows)
-
-    def fixed_batches(self, n: int) -> Iterator[tuple[tuple[Tensor, Tensor], Tensor]]:
-        """The same ``n`` batches every call: consecutive rows, wrapping around."""
-        for i in range(check_int("n", n, 1)):
-            start = i * self.batch_size
-            yield self._rows(torch.arange(start, start + self.batch_size) % len(self.data))
-
-    def state_dict(self) -> dict[str, Any]:
-        return {"generator": self.generator.get_state(), "batch_size": self.batch_size,
-                "seed": self.seed}  # fmt: skip
-
-    def load_state_dict(self, state: dict[str, Any]) -> None:
-        if state.get("batch_size") != self.batch_size:
-            raise ValueError(
-                f"batcher state has batch_size={state.get('batch_size')!r}, this batcher "
-                f"{self.batch_size}"
-            )
-        self.seed = int(state["seed"])
-        self.generator.set_state(state["generator"])

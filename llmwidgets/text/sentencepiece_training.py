@@ -13,10 +13,11 @@ added at the start; with ``normalization="identity"`` (also the default) every o
 character is kept too, so ``decode(encode(text)) == text`` for any text once
 ``byte_fallback=True`` spells unseen characters as UTF-8 byte pieces.
 
-Long lines: sentencepiece silently drops a training sentence longer than
-:data:`MAX_SENTENCE_BYTES`; such lines are split (at a space if possible), with a
-warning. Vocabulary sizes that are too small or too large for the corpus raise a
-ValueError that says what to change.
+Long lines: sentencepiece quietly drops a training sentence longer than
+:data:`MAX_SENTENCE_BYTES` (its only warning goes to C++ stderr, which notebooks do not
+show); such lines are split here (at a space if possible), with a Python warning.
+Vocabulary sizes that are too small or too large for the corpus raise a ValueError that
+says what to change.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["MAX_SENTENCE_BYTES", "MODEL_TYPES", "train_sentencepiece"]
 
-#: sentencepiece silently drops training sentences longer than this (in UTF-8 bytes).
+#: sentencepiece quietly drops training sentences longer than this (in UTF-8 bytes).
 MAX_SENTENCE_BYTES = 4192
 #: The sentencepiece model types :func:`train_sentencepiece` trains.
 MODEL_TYPES = ("bpe", "unigram")
@@ -67,7 +68,7 @@ def _training_lines(text_or_lines: str | Iterable[str], max_bytes: int) -> list[
     if split:
         warnings.warn(
             f"{split} line(s) longer than {max_bytes} UTF-8 bytes were split: sentencepiece "
-            "would silently drop them",
+            "would quietly drop them",
             stacklevel=3,
         )
     if not lines:

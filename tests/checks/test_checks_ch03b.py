@@ -10,14 +10,17 @@ from llmwidgets import checks
 # ------------------------------------------------------------------ correct answers
 
 
-def char_tokenizer_ok(text):
-    chars = sorted(set(text))
-    ids = {c: i for i, c in enumerate(chars)}
-    return (lambda s: [ids[c] for c in s]), (lambda ids_: "".join(chars[i] for i in ids_))
-
-
 def tokens_per_char_ok(encode, texts):
     return sum(len(encode(t)) for t in texts) / sum(len(t) for t in texts)
+
+
+def byte_level_count_ok(text):
+    parts = text.split("<|endoftext|>")
+    return sum(len(p.encode("utf-8")) for p in parts) + len(parts) - 1
+
+
+def fallback_count_ok(text, known):
+    return sum(1 if ch in known else len(ch.encode("utf-8")) for ch in text)
 
 
 def most_frequent_pair_ok(words):
@@ -38,8 +41,9 @@ def merge_pair_ok(words, pair):
 
 
 CHECKS = {
-    "char_tokenizer": (checks.check_char_tokenizer, char_tokenizer_ok),
     "tokens_per_char": (checks.check_tokens_per_char, tokens_per_char_ok),
+    "byte_level_count": (checks.check_byte_level_count, byte_level_count_ok),
+    "fallback_count": (checks.check_fallback_count, fallback_count_ok),
     "most_frequent_pair": (checks.check_most_frequent_pair, most_frequent_pair_ok),
     "merge_pair": (checks.check_merge_pair, merge_pair_ok),
 }
@@ -50,42 +54,51 @@ TestContract = contract_tests(CHECKS)
 # ------------------------------------------------------------------ typical wrong answers
 
 
-def first_seen_order(text):
-    chars = list(dict.fromkeys(text))
-    return (lambda s: [chars.index(c) for c in s]), (lambda ids: "".join(chars[i] for i in ids))
+def special_as_bytes(text):
+    return len(text.encode("utf-8"))
 
 
-def one_based(text):
-    chars = sorted(set(text))
-    return (lambda s: [chars.index(c) + 1 for c in s]), (
-        lambda ids: "".join(chars[i - 1] for i in ids)
-    )
-
-
-def returns_characters(text):
-    return (lambda s: list(s)), (lambda ids: "".join(ids))
-
-
-def decode_to_list(text):
-    chars = sorted(set(text))
-    return (lambda s: [chars.index(c) for c in s]), (lambda ids: [chars[i] for i in ids])
+def special_forgotten(text):
+    return len(text.replace("<|endoftext|>", "").encode("utf-8"))
 
 
 @pytest.mark.parametrize(
     "answer, hint",
     [
-        (first_seen_order, "sort the characters"),
-        (one_based, "ids start at 1"),
-        (returns_characters, "not characters"),
-        (decode_to_list, "one string"),
-        (lambda text: char_tokenizer_ok(text)[0], "return a pair"),
-        (lambda text: (lambda s: [0] * len(s), lambda ids: ""), "print your vocabulary"),
-        (lambda text: (char_tokenizer_ok(text)[0], lambda ids: "x"), "should give s back"),
+        (lambda text: len(text), "does not start from characters"),
+        (special_as_bytes, "never cuts it into pieces"),
+        (special_forgotten, "the special token is a token of the sequence too"),
+        (lambda text: len(text.encode("utf-8")) + 1, "count the tokens of this text by hand"),
+        (lambda text: str(len(text)), "whole number"),
     ],
-    ids=["first-seen", "one-based", "characters", "decode-list", "not-a-pair", "ids", "decode"],
+    ids=["characters", "special-as-bytes", "special-forgotten", "one-too-many", "string"],
 )
-def test_char_tokenizer_wrong_answers(answer, hint, capsys):
-    assert_fails(checks.check_char_tokenizer, answer, hint, capsys)
+def test_byte_level_count_wrong_answers(answer, hint, capsys):
+    assert_fails(checks.check_byte_level_count, answer, hint, capsys)
+
+
+def test_byte_level_count_handles_an_answer_that_counts_characters_around_specials(capsys):
+    def chars_and_specials(text):
+        return len(text.replace("<|endoftext|>", "")) + text.count("<|endoftext|>")
+
+    assert_fails(checks.check_byte_level_count, chars_and_specials, "base alphabet", capsys)
+
+
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (lambda text, known: len(text.encode("utf-8")), "byte fallback is a fallback"),
+        (lambda text, known: len(text), "how many byte pieces is that"),
+        (lambda text, known: sum(ch in known for ch in text), "how many byte pieces is that"),
+        (
+            lambda text, known: sum(1 if ch in known else 3 for ch in text),
+            "character by character",
+        ),
+    ],
+    ids=["all-bytes", "one-per-character", "unknown-dropped", "always-three"],
+)
+def test_fallback_count_wrong_answers(answer, hint, capsys):
+    assert_fails(checks.check_fallback_count, answer, hint, capsys)
 
 
 @pytest.mark.parametrize(

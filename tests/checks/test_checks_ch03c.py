@@ -14,160 +14,161 @@ from llmwidgets.nn.gpt import CausalSelfAttention, GPTConfig
 # ------------------------------------------------------------------ correct answers
 
 
-def split_heads_ok(x, n_head):
-    B, T, C = x.shape
-    return x.view(B, T, n_head, C // n_head).transpose(1, 2)
+def score_std_ok(d_k, scaled):
+    return 1.0 if scaled else math.sqrt(d_k)
 
 
-def merge_heads_ok(y):
-    B, H, T, D = y.shape
-    return y.transpose(1, 2).contiguous().view(B, T, H * D)
+def cheating_fraction_ok(T):
+    return (T - 1) / T
 
 
-def causal_weights_ok(scores):
-    T = scores.shape[-1]
-    future = torch.ones(T, T, dtype=torch.bool).triu(1)
-    return torch.softmax(scores.masked_fill(future, float("-inf")), dim=-1)
+def local_attention(q, k, v, window, *, extra=0, both_ways=False, scale=True):
+    """From scratch; each keyword set to another value is a slip."""
+    T, d = q.shape[-2], q.shape[-1]
+    i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
+    allowed = (j <= i) & (j > i - window - extra)
+    if both_ways:
+        allowed = allowed | allowed.T
+    scores = q @ k.transpose(-2, -1) / (math.sqrt(d) if scale else 1.0)
+    return torch.softmax(scores.masked_fill(~allowed, -math.inf), dim=-1) @ v
 
 
-def mha_variant(scale_by_c=False, causal=True, project=True):
-    """Multi-head attention from scratch; each flag set to its other value is a slip."""
-
-    def answer(x, w_qkv, b_qkv, w_out, b_out, n_head):
-        B, T, C = x.shape
-        q, k, v = (split_heads_ok(t, n_head) for t in (x @ w_qkv.T + b_qkv).split(C, dim=-1))
-        d = C if scale_by_c else C // n_head
-        scores = q @ k.transpose(-2, -1) / math.sqrt(d)
-        weights = causal_weights_ok(scores) if causal else torch.softmax(scores, -1)
-        y = merge_heads_ok(weights @ v)
-        return y @ w_out.T + b_out if project else y
-
-    return answer
+def local_attention_ok(q, k, v, window):
+    return local_attention(q, k, v, window)
 
 
-mha_ok = mha_variant()
+def prefix_mask_ok(T, prefix):
+    allowed = torch.ones(T, T, dtype=torch.bool).tril()
+    allowed[:prefix, :prefix] = True
+    return allowed
+
+
+def param_count_ok(C, n_head):
+    return 4 * C * C + 4 * C
 
 
 CHECKS = {
-    "split_heads": (checks.check_split_heads, split_heads_ok),
-    "merge_heads": (checks.check_merge_heads, merge_heads_ok),
-    "causal_attention_weights": (checks.check_causal_attention_weights, causal_weights_ok),
-    "multihead_attention": (checks.check_multihead_attention, mha_ok),
+    "score_std": (checks.check_score_std, score_std_ok),
+    "cheating_fraction": (checks.check_cheating_fraction, cheating_fraction_ok),
+    "sliding_window": (checks.check_sliding_window_attention, local_attention_ok),
+    "prefix_lm_mask": (checks.check_prefix_lm_mask, prefix_mask_ok),
+    "attention_param_count": (checks.check_attention_param_count, param_count_ok),
 }
 
 TestContract = contract_tests(CHECKS)
 
 
-# ------------------------------------------------------------------ split / merge heads
+# ------------------------------------------------------------------ independent oracles
+
+
+def test_score_std_is_what_random_vectors_give():
+    gen = torch.Generator().manual_seed(0)
+    for d in (4, 256):
+        q, k = torch.randn(2, 20_000, d, generator=gen, dtype=torch.float64)
+        scores = (q * k).sum(-1)
+        assert abs(scores.std().item() / score_std_ok(d, False) - 1) < 0.03
+        assert abs((scores / math.sqrt(d)).std().item() - score_std_ok(d, True)) < 0.03
+
+
+def test_param_count_is_the_layers():
+    for C, H in [(16, 4), (48, 3)]:
+        layer = CausalSelfAttention(GPTConfig(n_embd=C, n_head=H, block_size=8))
+        assert sum(p.numel() for p in layer.parameters()) == param_count_ok(C, H)
+
+
+def test_window_as_long_as_the_sequence_is_causal_attention():
+    q, k, v = torch.randn(3, 2, 5, 4)
+    got = local_attention_ok(q, k, v, 5)
+    want = torch.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=True)
+    torch.testing.assert_close(got, want)
+
+
+# ------------------------------------------------------------------ typical wrong answers
 
 
 @pytest.mark.parametrize(
     "answer, hint",
     [
-        (
-            lambda x, H: x.view(x.shape[0], x.shape[1], H, -1),
-            "move the heads next to the batch",
-        ),
-        (
-            lambda x, H: x.reshape(x.shape[0], H, x.shape[1], -1),
-            "a plain view(B, n_head, T, head_dim) mixes positions",
-        ),
-        (
-            lambda x, H: x.view(x.shape[0], x.shape[1], -1, H).permute(0, 3, 1, 2),
-            "consecutive features",
-        ),
+        (lambda d, s: 1.0 if s else float(d), "is that the standard deviation, or its square"),
+        (lambda d, s: math.sqrt(d), "divides its standard deviation by c"),
+        (lambda d, s: 1.0, "sum of d_k products"),
+        (lambda d, s: [1.0, 2.0], "return one number"),
     ],
-    ids=["no-transpose", "plain-view", "interleaved"],
+    ids=["variance", "scale-ignored", "constant", "not-a-number"],
 )
-def test_split_heads_slips(answer, hint, capsys):
-    assert_fails(checks.check_split_heads, answer, hint, capsys)
+def test_score_std_slips(answer, hint, capsys):
+    assert_fails(checks.check_score_std, answer, hint, capsys)
 
 
 @pytest.mark.parametrize(
     "answer, hint",
     [
-        (lambda y: y.transpose(1, 2), "reshape (B, T, H, D) to (B, T, H·D)"),
-        (
-            lambda y: y.reshape(y.shape[0], y.shape[2], -1),
-            "reshaping (B, H, T, D) directly mixes heads and positions",
-        ),
-        (
-            lambda y: y.permute(0, 2, 3, 1).reshape(y.shape[0], y.shape[2], -1),
-            "keep each head's features together",
-        ),
-        (lambda y: y.transpose(1, 2).view(y.shape[0], y.shape[2], -1), "raised RuntimeError"),
+        (lambda T: 1.0, "look at the last position"),
+        (lambda T: 1 / T, "can NOT read"),
+        (lambda T: (T - 2) / T, "Write out a window"),
     ],
-    ids=["no-reshape", "no-transpose", "interleaved", "view-not-contiguous"],
+    ids=["all", "complement", "other"],
 )
-def test_merge_heads_slips(answer, hint, capsys):
-    assert_fails(checks.check_merge_heads, answer, hint, capsys)
-
-
-def test_split_then_merge_is_the_identity():
-    x = torch.randn(2, 5, 12)
-    torch.testing.assert_close(merge_heads_ok(split_heads_ok(x, 3)), x)
-
-
-# ------------------------------------------------------------------ causal weights
-
-
-def _mask(T, diagonal):
-    return torch.ones(T, T, dtype=torch.bool).triu(diagonal)
+def test_cheating_fraction_slips(answer, hint, capsys):
+    assert_fails(checks.check_cheating_fraction, answer, hint, capsys)
 
 
 @pytest.mark.parametrize(
     "answer, hint",
     [
+        (lambda q, k, v, w: local_attention(q, k, v, w, extra=1), "window + 1 keys"),
+        (lambda q, k, v, w: local_attention(q, k, v, w, both_ways=True), "both ways"),
+        (lambda q, k, v, w: local_attention(q, k, v, w, scale=False), "divide the scores by √d"),
         (
-            lambda s: torch.softmax(s.masked_fill(_mask(s.shape[-1], 1).T, -math.inf), -1),
-            "the mask is transposed",
+            lambda q, k, v, w: torch.nn.functional.scaled_dot_product_attention(
+                q, k, v, is_causal=True
+            ),
+            "limit each query to its window",
         ),
-        (lambda s: torch.softmax(s.masked_fill(_mask(s.shape[-1], 1), 0.0), -1), "e⁰ > 0"),
-        (
-            lambda s: torch.softmax(s, -1).masked_fill(_mask(s.shape[-1], 1), 0.0),
-            "BEFORE the softmax",
-        ),
-        (
-            lambda s: torch.softmax(s.masked_fill(_mask(s.shape[-1], 1), -math.inf), -2),
-            "normalise over the keys",
-        ),
-        (lambda s: torch.softmax(s, -1), "apply the causal mask"),
-        (
-            lambda s: torch.softmax(s.masked_fill(_mask(s.shape[-1], 0), -math.inf), -1),
-            "Keep the diagonal",
-        ),
+        (lambda q, k, v, w: q, "wrong values"),
     ],
-    ids=["transposed", "zero-fill", "mask-after", "wrong-dim", "no-mask", "no-diagonal"],
+    ids=["off-by-one", "both-ways", "no-scale", "plain-causal", "other"],
 )
-def test_causal_weights_slips(answer, hint, capsys):
-    assert_fails(checks.check_causal_attention_weights, answer, hint, capsys)
+def test_sliding_window_slips(answer, hint, capsys):
+    assert_fails(checks.check_sliding_window_attention, answer, hint, capsys)
 
 
-# ------------------------------------------------------------------ multi-head attention
+def test_sliding_window_transposed_mask(capsys):
+    def transposed(q, k, v, w):
+        T = q.shape[-2]
+        i, j = torch.arange(T)[:, None], torch.arange(T)[None, :]
+        allowed = ((j <= i) & (j > i - w)).T
+        scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
+        return torch.softmax(scores.masked_fill(~allowed, -math.inf), dim=-1) @ v
 
-
-def test_mha_from_scratch_matches_the_library():
-    """The check's reference is the library's layer; the oracle here is independent."""
-    gen = torch.Generator().manual_seed(3)
-    x, w_qkv = (torch.randn(s, generator=gen, dtype=torch.float64) for s in [(2, 5, 8), (24, 8)])
-    b_qkv, w_out, b_out = (torch.randn(s, dtype=torch.float64) for s in [(24,), (8, 8), (8,)])
-    layer = CausalSelfAttention(GPTConfig(n_embd=8, n_head=2, block_size=64)).double()
-    layer.load_state_dict(
-        {"c_attn.weight": w_qkv, "c_attn.bias": b_qkv, "c_proj.weight": w_out, "c_proj.bias": b_out}
-    )
-    with torch.no_grad():
-        torch.testing.assert_close(mha_ok(x, w_qkv, b_qkv, w_out, b_out, 2), layer(x))
+    assert_fails(checks.check_sliding_window_attention, transposed, "transposed", capsys)
 
 
 @pytest.mark.parametrize(
     "answer, hint",
     [
-        (mha_variant(scale_by_c=True), "not by √C"),
-        (mha_variant(causal=False), "apply the causal mask"),
-        (mha_variant(project=False), "output projection"),
-        (lambda x, *rest: x @ rest[0], "raised RuntimeError"),
+        (lambda T, p: prefix_mask_ok(T, p).T, "transposed"),
+        (lambda T, p: torch.ones(T, T, dtype=torch.bool).tril(), "plain causal"),
+        (lambda T, p: prefix_mask_ok(T, p + 1), "off by one"),
+        (lambda T, p: prefix_mask_ok(T, p).int(), "return a bool tensor"),
+        (lambda T, p: torch.ones(T, T, dtype=torch.bool), "entries are off"),
+        (lambda T, p: torch.ones(T, T + 1, dtype=torch.bool), "does not fit"),
     ],
-    ids=["scale-C", "no-mask", "no-projection", "crash"],
+    ids=["transposed", "causal", "off-by-one", "int", "all-true", "shape"],
 )
-def test_mha_slips(answer, hint, capsys):
-    assert_fails(checks.check_multihead_attention, answer, hint, capsys)
+def test_prefix_mask_slips(answer, hint, capsys):
+    assert_fails(checks.check_prefix_lm_mask, answer, hint, capsys)
+
+
+@pytest.mark.parametrize(
+    "answer, hint",
+    [
+        (lambda C, H: 4 * C * C // H + 4 * C, "changes with n_head"),
+        (lambda C, H: 4 * C * C, "has a bias too"),
+        (lambda C, H: 3 * C * C + 3 * C, "output projection"),
+        (lambda C, H: 2 * C * C, "two nn.Linear"),
+    ],
+    ids=["per-head", "no-bias", "no-proj", "other"],
+)
+def test_param_count_slips(answer, hint, capsys):
+    assert_fails(checks.check_attention_param_count, answer, hint, capsys)

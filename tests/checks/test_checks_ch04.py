@@ -14,33 +14,34 @@ from llmwidgets import checks
 # ------------------------------------------------------------------ correct answers
 
 
-def softmax_ok(logits, temperature=1.0):
+def score_std_ok(d_k, sigma):
+    return sigma**2
+
+
+def mixed_perplexity_ok(fraction, p_right, vocab_size):
+    loss = -(fraction * math.log(p_right) + (1 - fraction) * math.log(1 / vocab_size))
+    return math.exp(loss)
+
+
+def window_mask_ok(n, window):
+    i = torch.arange(n)[:, None]
+    j = torch.arange(n)[None, :]
+    return (j <= i) & (i - j < window)
+
+
+def ce_grad_ok(logits, targets, temperature=1.0):
     z = logits / temperature
-    e = torch.exp(z - z.amax(dim=-1, keepdim=True))
-    return e / e.sum(dim=-1, keepdim=True)
-
-
-def causal_mask_ok(n):
-    return torch.ones(n, n, dtype=torch.bool).tril()
-
-
-def attention_ok(q, k, v, causal=False):
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    if causal:
-        allowed = torch.ones(scores.shape[-2:], dtype=torch.bool).tril()
-        scores = scores.masked_fill(~allowed, float("-inf"))
-    return torch.softmax(scores, dim=-1) @ v
-
-
-def perplexity_ok(probs):
-    return math.exp(-torch.log(probs).mean().item())
+    p = torch.exp(z - z.amax(dim=-1, keepdim=True))
+    p = p / p.sum(dim=-1, keepdim=True)
+    p[torch.arange(len(targets)), targets] -= 1
+    return p / (temperature * len(targets))
 
 
 CHECKS = {
-    "softmax": (checks.check_softmax_temperature, softmax_ok),
-    "causal_mask": (checks.check_causal_mask, causal_mask_ok),
-    "attention": (checks.check_attention, attention_ok),
-    "perplexity": (checks.check_perplexity, perplexity_ok),
+    "score_std": (checks.check_scaled_score_spread, score_std_ok),
+    "mixed_perplexity": (checks.check_mixed_perplexity, mixed_perplexity_ok),
+    "window_mask": (checks.check_window_mask, window_mask_ok),
+    "ce_grad": (checks.check_ce_grad, ce_grad_ok),
 }
 
 TestContract = contract_tests(CHECKS)
@@ -52,101 +53,146 @@ TestContract = contract_tests(CHECKS)
 @pytest.mark.parametrize(
     "answer, hint",
     [
-        (lambda z, t=1.0: torch.softmax(z * t, dim=-1), "multiplied"),
-        (lambda z, t=1.0: torch.softmax(z, dim=-1), "no effect"),
-        (lambda z, t=1.0: torch.exp(z / t) / torch.exp(z / t).sum(-1, keepdim=True), "overflow"),
-        (lambda z, t=1.0: torch.exp(z / t - z.max() / t), "sum to 1"),
-        (lambda z, t=1.0: torch.softmax(z / t, dim=0), "sum to 1"),
-        (lambda z, t=1.0: torch.softmax(z / t, dim=-1)[..., :1], "shape"),
-        (lambda z, t=1.0: softmax_ok(z, t).flip(-1), "wrong values"),
+        (lambda d, s: s, "variance of such a product"),
+        (lambda d, s: s**4, "that is a variance"),
+        (lambda d, s: s**2 * math.sqrt(d), "spread of the raw score"),
+        (lambda d, s: d * s**4, "variance of the raw score"),
+        (lambda d, s: 1.0, "only when the entries have variance 1"),
+        (lambda d, s: s**2 / math.sqrt(d), "write Var(q·k) as a sum"),
+        (lambda d, s: torch.full((2,), s**2), "return one number"),
     ],
-    ids=["times-T", "ignores-T", "overflow", "not-normalised", "wrong-dim", "shape", "other"],
+    ids=["sigma", "variance", "raw-std", "raw-variance", "one", "other", "vector"],
 )
-def test_softmax_wrong_answers(answer, hint, capsys):
-    assert_fails(checks.check_softmax_temperature, answer, hint, capsys)
+def test_score_std_slips(answer, hint, capsys):
+    assert_fails(checks.check_scaled_score_spread, answer, hint, capsys)
+
+
+def test_score_std_matches_a_simulation():
+    """The reference formula is what random vectors give."""
+    gen = torch.Generator().manual_seed(0)
+    for d, s in [(64, 0.5), (16, 2.0)]:
+        q = s * torch.randn(20_000, d, generator=gen, dtype=torch.float64)
+        k = s * torch.randn(20_000, d, generator=gen, dtype=torch.float64)
+        std = ((q * k).sum(-1) / math.sqrt(d)).std().item()
+        assert abs(std - score_std_ok(d, s)) < 0.03 * score_std_ok(d, s)
+
+
+def arithmetic(f, p, V):
+    return 1 / (f * p + (1 - f) / V)
 
 
 @pytest.mark.parametrize(
     "answer, hint",
     [
-        (lambda n: torch.ones(n, n, dtype=torch.bool).triu(), "transposed"),
-        (lambda n: ~torch.ones(n, n, dtype=torch.bool).tril(), "inverted"),
-        (lambda n: torch.ones(n, n, dtype=torch.bool).tril(-1), "keep the diagonal"),
-        (lambda n: torch.ones(n, n).tril(), "bool"),
-        (lambda n: torch.ones(n, n + 1, dtype=torch.bool).tril(), "shape"),
-        (lambda n: torch.ones(n, n, dtype=torch.bool), "3 of 9 entries are off"),
+        (lambda f, p, V: math.log(mixed_perplexity_ok(f, p, V)), "that is the cross-entropy"),
+        (arithmetic, "geometric mean"),
+        (lambda f, p, V: f / p + (1 - f) * V, "perplexities do not average"),
+        (lambda f, p, V: 1 / mixed_perplexity_ok(f, p, V), "check the sign"),
+        (lambda f, p, V: float(V), "wrong values"),
     ],
-    ids=["transposed", "inverted", "no-diagonal", "float", "shape", "all-true"],
+    ids=["cross-entropy", "arithmetic", "average-perplexities", "sign", "constant"],
 )
-def test_causal_mask_wrong_answers(answer, hint, capsys):
-    assert_fails(checks.check_causal_mask, answer, hint, capsys)
+def test_mixed_perplexity_slips(answer, hint, capsys):
+    assert_fails(checks.check_mixed_perplexity, answer, hint, capsys)
 
 
-def attention_unscaled(q, k, v, causal=False):
-    return attention_ok(q * math.sqrt(q.shape[-1]), k, v, causal)
+def test_mixed_perplexity_matches_the_library():
+    """The formula is what lw.perplexity measures on logits built for the case."""
+    from llmwidgets import perplexity
+
+    f, p, V, n = 0.5, 0.9, 65, 1000
+    sure = torch.full((V,), math.log((1 - p) / (V - 1)), dtype=torch.float64)
+    sure[0] = math.log(p)
+    logits = torch.zeros(n, V, dtype=torch.float64)
+    logits[: int(f * n)] = sure
+    targets = torch.zeros(n, dtype=torch.long)
+    assert math.isclose(perplexity(logits, targets).item(), mixed_perplexity_ok(f, p, V))
 
 
-def attention_over_d(q, k, v, causal=False):
-    return attention_ok(q / math.sqrt(q.shape[-1]), k, v, causal)
-
-
-def attention_wrong_dim(q, k, v, causal=False):
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    return torch.softmax(scores, dim=-2) @ v
-
-
-def attention_no_mask(q, k, v, causal=False):
-    return attention_ok(q, k, v, causal=False)
-
-
-def attention_returns_weights(q, k, v, causal=False):
-    return torch.softmax(q @ k.transpose(-2, -1), dim=-1)
+def band(n, w):
+    i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
+    return (i - j).abs() < w
 
 
 @pytest.mark.parametrize(
     "answer, hint",
     [
-        (attention_unscaled, "divide Q Kᵀ by √d_k"),
-        (attention_over_d, "not by d_k"),
-        (attention_wrong_dim, "normalise over the keys"),
-        (attention_no_mask, "causal=True"),
-        (attention_returns_weights, "shape"),
+        (lambda n, w: window_mask_ok(n, w).T, "transposed"),
+        (lambda n, w: ~window_mask_ok(n, w), "inverted"),
+        (band, "may not look ahead"),
+        (lambda n, w: window_mask_ok(n, w + 1), "one more"),
+        (lambda n, w: window_mask_ok(n, w - 1) if w > 1 else window_mask_ok(n, w).T, "one fewer"),
+        (lambda n, w: window_mask_ok(n, w) & ~torch.eye(n, dtype=torch.bool), "itself"),
+        (lambda n, w: window_mask_ok(n, w).int(), "bool"),
+        (lambda n, w: window_mask_ok(n + 1, w), "does not fit"),
+        (lambda n, w: torch.ones(n, n, dtype=torch.bool).tril(), "entries are off"),
+    ],
+    ids=[
+        "transposed",
+        "inverted",
+        "band",
+        "one-more",
+        "one-fewer",
+        "no-diagonal",
+        "int",
+        "shape",
+        "causal",
     ],
 )
-def test_attention_wrong_answers(answer, hint, capsys):
-    assert_fails(checks.check_attention, answer, hint, capsys)
+def test_window_mask_slips(answer, hint, capsys):
+    assert_fails(checks.check_window_mask, answer, hint, capsys)
+
+
+def test_window_mask_of_a_wide_window_is_causal():
+    assert torch.equal(window_mask_ok(5, 5), torch.ones(5, 5, dtype=torch.bool).tril())
+
+
+def no_mean(logits, targets, temperature=1.0):
+    return ce_grad_ok(logits, targets, temperature) * len(targets)
+
+
+def no_temperature(logits, targets, temperature=1.0):
+    return ce_grad_ok(logits, targets, temperature) * temperature
 
 
 @pytest.mark.parametrize(
     "answer, hint",
     [
-        (lambda p: -torch.log(p).mean().item(), "cross-entropy"),
-        (lambda p: math.exp(-torch.log(p).sum().item()), "mean, not sum"),
-        (lambda p: 1 / p.mean().item(), "geometric"),
-        (lambda p: math.exp(torch.log(p).mean().item()), "sign"),
-        (lambda p: -torch.log(p), "one number"),
-        (lambda p: 4.0, "wrong values"),
+        (lambda z, y, t=1.0: -ce_grad_ok(z, y, t), "check the sign"),
+        (no_mean, "divide by N"),
+        (no_temperature, "the chain rule adds 1/T"),
+        (lambda z, y, t=1.0: ce_grad_ok(z, y, t) * t * t, "not T"),
+        (
+            lambda z, y, t=1.0: torch.softmax(z / t, -1) / (t * len(y)),
+            "the target's own term",
+        ),
+        (lambda z, y, t=1.0: ce_grad_ok(z, y, t)[:, :-1], "shape"),
+        (lambda z, y, t=1.0: ce_grad_ok(z, (y + 1) % z.shape[-1], t), "wrong values"),
     ],
-    ids=["cross-entropy", "sum", "arithmetic-mean", "sign", "vector", "constant"],
+    ids=["sign", "no-mean", "no-temperature", "times-T", "no-onehot", "shape", "other"],
 )
-def test_perplexity_wrong_answers(answer, hint, capsys):
-    assert_fails(checks.check_perplexity, answer, hint, capsys)
+def test_ce_grad_slips(answer, hint, capsys):
+    assert_fails(checks.check_ce_grad, answer, hint, capsys)
 
 
 # ------------------------------------------------------------------ other answer forms
 
 
 def test_answers_may_be_numpy_or_lists(capsys):
-    checks.check_perplexity(lambda p: np.float64(perplexity_ok(p)))
-    checks.check_causal_mask(lambda n: causal_mask_ok(n).tolist())
-    assert capsys.readouterr().out.count("✓ correct") == 2
+    checks.check_scaled_score_spread(lambda d, s: np.float64(s**2))
+    checks.check_window_mask(lambda n, w: window_mask_ok(n, w).tolist())
+    checks.check_ce_grad(lambda z, y, t=1.0: ce_grad_ok(z, y, t).numpy())
+    assert capsys.readouterr().out.count("✓ correct") == 3
 
 
 def test_in_place_edits_cannot_spoil_the_reference(capsys):
-    def in_place(logits, temperature=1.0):
+    def in_place(logits, targets, temperature=1.0):
         logits /= temperature
         logits -= logits.amax(dim=-1, keepdim=True)
-        return logits.exp_() / logits.sum(dim=-1, keepdim=True)
+        logits.exp_()
+        logits /= logits.sum(dim=-1, keepdim=True)
+        logits[torch.arange(len(targets)), targets] -= 1
+        return logits / (temperature * len(targets))
 
-    checks.check_softmax_temperature(in_place)
+    checks.check_ce_grad(in_place)
     assert "✓ correct" in capsys.readouterr().out

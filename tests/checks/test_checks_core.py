@@ -12,30 +12,6 @@ import torch
 from llmwidgets import checks
 from llmwidgets.checks import _core
 
-# The names `from llmwidgets.checks import *` gave before the package was split.
-PUBLIC_NAMES = {
-    "Hint",
-    "expect_close",
-    "run_check",
-    *(
-        f"check_{name}"
-        for name in (
-            "attention attention_masks beam_search bigram_loss causal_attention_weights "
-            "causal_mask char_tokenizer chinese_to_int clip_grad_norm context_windows ema "
-            "entropy gpt_param_count layer_norm lr_schedule merge_heads merge_pair "
-            "mlp_lm_params model_family most_frequent_pair multihead_attention "
-            "next_token_probs numerical_gradient perplexity pre_ln_block sampling_probs "
-            "seq2seq_loss softmax_temperature split_heads teacher_forcing tokens_per_char "
-            "top_p_kept training_loop training_pairs weight_tying "
-            # chapter 8: 08a, 08b, 08c, 08d
-            "flops_per_token chinchilla_allocation loss_scale quantize_rows "
-            "vit_param_count unpatchify conv_patch_embedding permuted_positions "
-            "exposure unseen_exposure lens_at previous_token_scores "
-            "ece mixture_ece training_energy selective_answers"
-        ).split()
-    ),
-}
-
 
 def chapter_modules():
     for info in pkgutil.iter_modules(checks.__path__):
@@ -43,38 +19,48 @@ def chapter_modules():
             yield importlib.import_module(f"llmwidgets.checks.{info.name}")
 
 
-def test_public_names_are_unchanged():
-    assert len(PUBLIC_NAMES) == 54
-    assert set(checks.__all__) == PUBLIC_NAMES
-    assert len(checks.__all__) == len(PUBLIC_NAMES)
-    for name in checks.__all__:
-        assert getattr(checks, name) is not None
+def test_every_check_a_notebook_calls_exists():
+    """The notebooks call ``checks.check_...``: each of those names is exported."""
+    import json
+    import re
+    from pathlib import Path
+
+    called = set()
+    for path in (Path(__file__).resolve().parents[2] / "notebooks").glob("*.ipynb"):
+        for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+            called |= set(re.findall(r"\b(check_\w+)\(", "".join(cell["source"])))
+    assert called and called <= set(checks.__all__), sorted(called - set(checks.__all__))
     assert set(checks.FAMILY_TASKS.values()) == set(checks.FAMILIES)  # notebook 02 uses them
 
 
 def test_every_check_of_every_chapter_is_exported():
     modules = list(chapter_modules())
-    assert len(modules) == 13
-    found = {n for m in modules for n in m.__all__ if n.startswith("check_")}
-    assert found == {n for n in PUBLIC_NAMES if n.startswith("check_")}
+    assert len(modules) >= 9
+    names = [n for m in modules for n in m.__all__]
+    assert len(names) == len(set(names)), "two chapter modules export the same name"
+    assert set(checks.__all__) == {"Hint", "expect_close", "run_check", "when_answered", *names}
     for module in modules:
         for name in module.__all__:
             assert getattr(checks, name) is getattr(module, name)
 
 
 def test_a_check_reads_like_a_public_function():
-    check = checks.check_softmax_temperature
-    assert check.__name__ == "check_softmax_temperature"
+    check = checks.check_window_mask
+    assert check.__name__ == "check_window_mask"
     assert check.__module__ == "llmwidgets.checks.ch04"
-    assert list(inspect.signature(check).parameters) == ["my_softmax"]
-    assert "Args:\n    my_softmax:" in check.__doc__ and "Raises:" in check.__doc__
+    assert list(inspect.signature(check).parameters) == ["my_window_mask"]
+    assert "Args:\n    my_window_mask:" in check.__doc__ and "Raises:" in check.__doc__
 
 
 def test_a_check_takes_its_answer_by_keyword_too(capsys):
-    checks.check_causal_mask(my_causal_mask=lambda n: torch.ones(n, n, dtype=torch.bool).tril())
-    assert capsys.readouterr().out.startswith("✓ correct — exercise 2 (causal mask)")
+    def window(n, w):
+        i, j = torch.arange(n)[:, None], torch.arange(n)[None, :]
+        return (j <= i) & (j > i - w)
+
+    checks.check_window_mask(my_window_mask=window)
+    assert capsys.readouterr().out.startswith("✓ correct — exercise 3 (sliding-window mask)")
     with pytest.raises(TypeError):
-        checks.check_causal_mask(answer=None)
+        checks.check_window_mask(answer=None)
 
 
 def test_exercise_decorator_runs_the_trial(capsys):
@@ -157,6 +143,7 @@ def test_fixed_seed_restores_the_global_rng():
         ({"NBGRADER_EXECUTION": "autograde"}, True, True),  # nbgrader scores the cell 0
         ({"LLMW_CHECKS": "raise"}, True, True),
         ({"LLMW_CHECKS": "print"}, False, False),
+        ({"LLMW_CHECKS": "print", "NBGRADER_EXECUTION": "autograde"}, True, True),  # no way out
     ],
 )
 def test_a_failed_check_raises_only_where_it_should(env, kernel, raises, monkeypatch, capsys):
@@ -170,10 +157,10 @@ def test_a_failed_check_raises_only_where_it_should(env, kernel, raises, monkeyp
     assert _core.failures_raise() is raises
     if raises:
         with pytest.raises(AssertionError, match="not answered yet"):
-            checks.check_softmax_temperature(None)
+            checks.check_window_mask(None)
     else:
-        checks.check_softmax_temperature(None)
-    assert capsys.readouterr().out.startswith("✗ exercise 1")
+        checks.check_window_mask(None)
+    assert capsys.readouterr().out.startswith("✗ exercise 3")
 
 
 def test_llmw_checks_typo_is_refused(monkeypatch):
@@ -182,3 +169,14 @@ def test_llmw_checks_typo_is_refused(monkeypatch):
     monkeypatch.setenv("LLMW_CHECKS", "loud")
     with pytest.raises(ValueError, match="LLMW_CHECKS='loud' is not understood"):
         _core.failures_raise()
+
+
+def test_when_answered_lets_run_all_go_on_past_a_stub(capsys):
+    def stub():
+        raise NotImplementedError("exercise 2")
+
+    with checks.when_answered("exercise 2"):
+        print(stub())
+    assert capsys.readouterr().out == "(this cell shows its result once exercise 2 is answered)\n"
+    with pytest.raises(ZeroDivisionError), checks.when_answered():
+        print(1 / 0)  # a real error is not hidden

@@ -734,3 +734,144 @@ _ANALYSIS = [
 ]  # fmt: skip
 
 ROWS += [Row(f"analysis: {name}", call, error, words) for name, call, error, words in _ANALYSIS]
+
+
+# --- apps ---
+
+
+@functools.cache
+def _apps_tok() -> lw.CharTokenizer:
+    return lw.CharTokenizer("abcdefgh \n")
+
+
+@functools.cache
+def _apps_gpt() -> lw.GPT:
+    torch.manual_seed(0)
+    config = lw.GPTConfig(vocab_size=10, block_size=8, n_layer=1, n_head=2, n_embd=8)
+    return lw.GPT(config).eval()
+
+
+def _apps_pattern():
+    from llmwidgets.apps.constrained import tune_patterns
+
+    return tune_patterns("甲 · 张\n春风。")["甲"]
+
+
+def _apps() -> list[Row]:
+    from llmwidgets import apps
+    from llmwidgets.apps import chat, recommend, records
+
+    match = records.make_matches(1)[0]
+    record = records.record_text(match)
+    return [
+        Row("apps: complete with an empty prompt",
+            lambda: apps.complete(_apps_gpt(), _apps_tok(), ""), ValueError,
+            "prompt must not be empty"),
+        Row("apps: complete with a prompt longer than the context",
+            lambda: apps.complete(_apps_gpt(), _apps_tok(), "abcdefgh"), ValueError,
+            r"the prompt has 8 tokens but the model's context is block_size=8"),
+        Row("apps: complete with a stop of two tokens",
+            lambda: apps.complete(_apps_gpt(), _apps_tok(), "ab", stop="ab"), ValueError,
+            "stop='ab' must be a single token of the tokenizer, got 2"),
+        Row("apps: sample_tokens with a mask that allows nothing",
+            lambda: apps.sample_tokens(_apps_gpt(), [1], 3,
+                                       allowed=lambda d: torch.zeros(10, dtype=torch.bool)),
+            ValueError, r"allowed\(\) must return a bool tensor of shape \(10,\) with at"),
+        Row("apps: generate_constrained with a str as pattern",
+            lambda: apps.generate_constrained(_apps_gpt(), _apps_tok(), "□□。"), ValueError,
+            "pattern must be a CiPattern, got str"),
+        Row("apps: generate_constrained on a model without Han characters",
+            lambda: apps.generate_constrained(_apps_gpt(), _apps_tok(), _apps_pattern()),
+            ValueError, "the tokenizer has no Han character"),
+        Row("apps: unknown tune", lambda: apps.tune_pattern("甲", {}), ValueError,
+            "unknown tune '甲'; 0 tunes"),
+        Row("apps: record missing a field",
+            lambda: apps.parse_record(record.rsplit(";", 1)[0]), ValueError,
+            "the record is missing the field\\(s\\) star"),
+        Row("apps: record with a word for a number",
+            lambda: apps.parse_record(record.replace(f"crowd={match.crowd}", "crowd=many")),
+            ValueError, "crowd must be a whole number, got 'many'"),
+        Row("apps: fact_check of a dict", lambda: apps.fact_check("x", {"home": "A"}), ValueError,
+            "match must be a Match, got dict"),
+        Row("apps: rouge with fewer predictions", lambda: apps.rouge(["a"], ["a", "b"]),
+            ValueError, "1 predictions for 2 references"),
+        Row("apps: rouge of a Chinese reference", lambda: apps.rouge(["子曰"], ["子曰"]),
+            ValueError, "reference 0 .* has no word ROUGE can count"),
+        Row("apps: BM25 search with an empty query",
+            lambda: apps.BM25Index(["ab", "cd"]).search(""), ValueError,
+            "query must not be empty"),
+        Row("apps: BM25 search with punctuation only",
+            lambda: apps.BM25Index(["ab", "cd"]).search("，。"), ValueError,
+            "the query '，。' has no search term \\('char'\\)"),
+        Row("apps: BM25 over no documents", lambda: apps.BM25Index([]), ValueError,
+            "docs must be a non-empty list of texts"),
+        Row("apps: dense query with no known character",
+            lambda: apps.DenseIndex(_apps_gpt(), _apps_tok(), ["abc"]).search("xyz"),
+            ValueError, "text 0 \\('xyz'\\) has no token the model knows"),
+        Row("apps: recall@k of a query without relevant ids",
+            lambda: apps.recall_at_k([[1, 2]], [set()], 1), ValueError,
+            "query 0 has no relevant id"),
+        Row("apps: recall@0", lambda: apps.recall_at_k([[1]], [{1}], 0), ValueError,
+            "k must be an int >= 1, got 0"),
+        Row("apps: ranked list with a repeat", lambda: apps.mrr([[1, 1]], [{1}]), ValueError,
+            "the ranked list of query 0 repeats an id"),
+        Row("apps: fusion of nothing", lambda: apps.reciprocal_rank_fusion([]), ValueError,
+            "rankings must be a non-empty list"),
+        Row("apps: unknown item id",
+            lambda: apps.popularity_scores([[1, 700]], n_items=600), ValueError,
+            r"item id 700 at position 1 of session 0 is not an item \(0..599\)"),
+        Row("apps: session of one item",
+            lambda: apps.session_examples([[1]], n_items=600), ValueError,
+            r"session 0 has 1 item\(s\); it needs at least 2"),
+        Row("apps: session probabilities above 1",
+            lambda: apps.SessionConfig(p_next=0.8, p_same=0.3), ValueError,
+            "p_next \\+ p_same must be <= 1"),
+        Row("apps: next item of an unknown item",
+            lambda: recommend.SessionGenerator().next_item_probs(600), ValueError,
+            "item must be an int in \\[0, 599\\], got 600"),
+        Row("apps: more speakers than the text has",
+            lambda: apps.speaker_lines(3, text="ANNA:\nhello there\n"), ValueError,
+            "the text has 1 speakers, fewer than n_speakers=3"),
+        Row("apps: a line longer than the context",
+            lambda: apps.classification_tensors([("abcdefgh a", 0)], _apps_tok(), 8, 2),
+            ValueError, "example 0 has 10 tokens, more than block_size=8"),
+        Row("apps: a label outside the classes",
+            lambda: apps.classification_tensors([("ab", 2)], _apps_tok(), 8, 2), ValueError,
+            "examples\\[0\\] label must be an int in \\[0, 1\\], got 2"),
+        Row("apps: an example longer than the context",
+            lambda: apps.pad_examples([([1, 2, 3, 4, 5], [1, 2, 3, 4, 5])], length=3),
+            ValueError, "example 0 has 5 tokens, more than the context length 3"),
+        Row("apps: an example with nothing to learn",
+            lambda: apps.masked_example([1, 2, 3], [True, False, False]), ValueError,
+            "no position is trained on"),
+        Row("apps: batcher of unequal tensors",
+            lambda: apps.RowBatcher(torch.zeros(3, 2), torch.zeros(4, 2), 2), ValueError,
+            r"x and y must have the same number of rows .* \[\(3, 2\), \(4, 2\)\]"),
+        Row("apps: chat turn with an unknown role",
+            lambda: apps.chat_prompt([("system", "hi")]), ValueError,
+            "turn 0 has role 'system'; roles are \\['assistant', 'user'\\]"),
+        Row("apps: chat turn holding a special token",
+            lambda: apps.chat_prompt([("user", "hi<|end|>")]), ValueError,
+            "turn 0 text contains a special token"),
+        Row("apps: chat reply to an empty message",
+            lambda: apps.chat_reply(_apps_gpt(), chat.ChatTokenizer(_apps_tok()), ""),
+            ValueError, "message must not be empty"),
+        Row("apps: a smaller vocabulary", lambda: apps.extend_vocab(_apps_gpt(), 5), ValueError,
+            "vocab_size must be an int >= 10, got 5"),
+        Row("apps: LoRA on no matching layer",
+            lambda: apps.add_lora(nn.Sequential(nn.Linear(2, 2)), targets=("c_attn",)),
+            ValueError, "no nn.Linear of the model is named \\['c_attn'\\]"),
+        Row("apps: LoRA rank 0", lambda: apps.LoRALinear(nn.Linear(2, 2), r=0), ValueError,
+            "r must be an int >= 1, got 0"),
+        Row("apps: five questions per record",
+            lambda: apps.make_questions([match], per_record=5), ValueError,
+            "per_record must be an int in \\[1, 4\\], got 5"),
+        Row("apps: question on two lines", lambda: apps.qa_prompt("a\nb"), ValueError,
+            "question must be one line"),
+        Row("apps: hidden states of a Linear",
+            lambda: apps.hidden_states(nn.Linear(2, 2), torch.zeros(1, 2, dtype=torch.long)),
+            ValueError, "model must be the book's GPT, got Linear"),
+    ]  # fmt: skip
+
+
+ROWS += _apps()

@@ -31,8 +31,13 @@ OPTIONAL = {
 }
 
 
+def _canonical(name: str) -> str:
+    """PEP 503's normal form: ``rouge_score`` and ``Rouge-Score`` are one distribution."""
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
 def _names(requirements: list[str]) -> set[str]:
-    return {Requirement(r).name.lower() for r in requirements}
+    return {_canonical(Requirement(r).name) for r in requirements}
 
 
 def _third_party(source: str) -> set[str]:
@@ -63,7 +68,7 @@ def _undeclared(modules: set[str], declared: set[str]) -> list[str]:
     distributions = importlib.metadata.packages_distributions()
     missing = []
     for module in sorted(modules - OPTIONAL.keys()):
-        names = {d.lower() for d in distributions.get(module, [module])}
+        names = {_canonical(d) for d in distributions.get(module, [module])}
         if not names & declared:
             missing.append(f"{module} (distribution {sorted(names)})")
     return missing
