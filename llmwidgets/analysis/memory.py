@@ -28,7 +28,11 @@ one training step, so the activation estimate can be compared with a measurement
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -180,6 +184,32 @@ def fits_in_memory(
     return needed <= memory, needed
 
 
+@contextlib.contextmanager
+def _without_profiler_log() -> Iterator[None]:
+    """Keep the profiler's C-level log lines (``USDT: ... profiler_start``) out of the output.
+
+    Kineto writes them to file descriptor 2, which Jupyter shows under the cell. They are
+    caught in a temporary file; every other line written there meanwhile is passed on.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):  # no real stderr (some embedded interpreters)
+        yield
+        return
+    with tempfile.TemporaryFile() as caught:
+        os.dup2(caught.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            caught.seek(0)
+            for line in caught.read().decode(errors="replace").splitlines():
+                if not line.startswith("USDT:"):
+                    print(line, file=sys.stderr)
+
+
 def measure_peak_memory(fn: Callable[[], Any]) -> tuple[int, int]:
     """The peak of CPU tensor memory that torch allocates while ``fn()`` runs.
 
@@ -205,7 +235,10 @@ def measure_peak_memory(fn: Callable[[], Any]) -> tuple[int, int]:
     from torch.profiler import ProfilerActivity, profile
 
     check_callable("fn", fn)
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+    with (
+        _without_profiler_log(),
+        profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof,
+    ):
         fn()
     events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
     events.sort(key=lambda e: e.start_ns())

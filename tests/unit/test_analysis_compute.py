@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 
 import pytest
 import torch
@@ -85,6 +87,23 @@ def test_measure_peak_memory_sees_torch_allocations():
 
     peak, end = memory.measure_peak_memory(two_then_one)
     assert peak == 8000 and end == 0  # the results are dropped when fn returns
+
+
+def test_measure_peak_memory_keeps_the_profiler_log_out_of_stderr_but_not_the_rest():
+    """Kineto's ``USDT: ... profiler_start`` lines are dropped; other C-level stderr stays."""
+    code = (
+        "import os, torch\n"
+        "from llmwidgets.analysis import memory\n"
+        "def fn():\n"
+        "    os.write(2, b'a line of our own\\n')\n"
+        "    return torch.ones(10)\n"
+        "print(memory.measure_peak_memory(fn))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "(40, 0)"
+    assert "a line of our own" in done.stderr
+    assert "USDT" not in done.stderr and "profiler_start" not in done.stderr
 
 
 def test_the_activation_estimate_is_within_10_percent_of_a_measured_step():
