@@ -17,6 +17,7 @@
 #                     else python3 if it does, else scripts/setup.sh makes .venv
 #   LLMW_DATA_DIR     the corpora (tinyshakespeare...); default shared/data or
 #                     ../shared/data when there, else they are downloaded
+#   PIP_NO_INDEX=1 PIP_FIND_LINKS=DIR   pip's own variables: install offline from wheels
 #
 # Python set-up (README "Setup"): a Python that already imports torch keeps its torch (a
 # CUDA build is never reinstalled): what the book needs beyond it is installed with
@@ -61,7 +62,10 @@ if [ -n "$missing" ]; then
   rm -f "$pin"
 fi
 
-if [ -z "${LLMW_DATA_DIR:-}" ]; then
+if [ -n "${LLMW_DATA_DIR:-}" ] && [ -d "$LLMW_DATA_DIR" ]; then
+  LLMW_DATA_DIR=$(cd "$LLMW_DATA_DIR" && pwd)  # absolute: the notebooks run in notebooks/
+  export LLMW_DATA_DIR
+elif [ -z "${LLMW_DATA_DIR:-}" ]; then
   for dir in shared/data ../shared/data; do
     if [ -d "$dir" ]; then export LLMW_DATA_DIR; LLMW_DATA_DIR=$(cd "$dir" && pwd); break; fi
   done
