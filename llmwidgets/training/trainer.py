@@ -196,9 +196,13 @@ class Trainer:
         if self.budget is not None:
             self.budget.add(self.clock() - t0 - (eval_seconds or 0.0), eval_seconds)
             every = cfg.eval_every if self.val_batcher is not None else None
-            planned = self.budget.replan(
-                step, cfg.warmup_steps, eval_seconds is not None, every, cfg.eval_iters
-            )
+            # The planned last step, once reached, ends the run: its evaluation was the
+            # final one and the cosine is at its end, so time left over is not re-planned.
+            planned = None
+            if step < self.last_step:
+                planned = self.budget.replan(
+                    step, cfg.warmup_steps, eval_seconds is not None, every, cfg.eval_iters
+                )
             if planned is not None:  # the cosine and the final evaluation end on time
                 self.last_step = min(cfg.max_steps, planned)
             if self.budget.expired and self.stop_reason is None and step < self.last_step:

@@ -130,6 +130,30 @@ def test_a_slowdown_stops_the_run_when_the_time_is_spent():
     assert trainer.step == steps_done and trainer.stop_reason.startswith("time budget")
 
 
+class SpeedUp:
+    """From step 50 on, a step takes 0.1 s instead of 1 s (another program went quiet)."""
+
+    def __init__(self, model):
+        self.model = model
+
+    def on_step_end(self, step, metrics):
+        if step == 50:
+            self.model.train_cost = 0.1
+
+
+def test_the_planned_last_step_ends_the_run_even_if_time_is_left():
+    # Planned at step 50 to end at 55 (1 s a step). The last steps run fast, so after the
+    # final evaluation at step 55 time is left; a re-plan there would go on past the
+    # evaluation that was meant to be the last (an evaluation at a step that is neither a
+    # multiple of eval_every nor the run's last). The run ends where it was planned to.
+    clock = FakeClock()
+    trainer = budgeted(clock, callbacks=[SpeedUp])
+    history = trainer.fit()
+    assert trainer.step == trainer.last_step == 55 and trainer.stop_reason is None
+    assert history.series("val_loss")[0] == [10, 20, 30, 40, 50, 55]
+    assert history.series("lr")[1][-1] == pytest.approx(trainer.config.min_lr)
+
+
 def test_max_steps_still_bounds_a_budgeted_run():
     trainer = budgeted(FakeClock(), max_steps=30)
     trainer.fit()
