@@ -146,6 +146,27 @@ def test_glossary_links_listed_for_the_rewriters_are_in_the_notebooks():
         assert entry in linked, f"{notebook} no longer links the glossary entry {entry!r}"
 
 
+def test_each_glossary_entry_is_linked_once_in_the_chapters():
+    """One link per entry in the notebooks (docs/glossary-links.md: at its first use)."""
+    import yaml
+
+    entry_of = {t.lower(): terms[0] for terms in glossary_entries() for t in terms}
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text(encoding="utf-8"))
+    order = [
+        Path(ch["file"]).name
+        for part in toc["parts"]
+        for ch in part["chapters"]
+        if ch["file"].startswith("notebooks/")
+    ]
+    linked_in: dict[str, list[str]] = {}
+    for notebook in order:
+        text = "\n".join(markdown_cells(notebook))
+        for entry in {entry_of.get(term_target(r)) for r in TERM.findall(text)} - {None}:
+            linked_in.setdefault(entry, []).append(notebook)
+    twice = {entry: where for entry, where in linked_in.items() if len(where) > 1}
+    assert not twice, f"glossary entries linked in more than one chapter: {twice}"
+
+
 # ------------------------------------------------------------------------------- errata
 
 
