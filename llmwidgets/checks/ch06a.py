@@ -1,4 +1,4 @@
-"""Checks of notebook 06a (generation and automated writing): why whole forms are rare,
+"""Checks of notebook 06a (generation and automated writing): why few reports are right,
 what ROUGE and the fact check say of a report with the teams swapped, ROUGE-1 by hand,
 and the rule of the reports' scores.
 
@@ -20,37 +20,37 @@ from llmwidgets.apps.records import Match, fact_check, make_matches, rouge, writ
 from llmwidgets.checks._core import Hint, call, exercise, expect_close, one_number, pair
 
 __all__ = [
-    "check_form_rate",
+    "check_all_true_rate",
     "check_rouge1",
     "check_score_claim",
     "check_swap_scores",
 ]
 
 
-@exercise("exercise 1 (why whole forms are rare)")
-def check_form_rate(predicted_form_rate: Callable[[float, int], Any]) -> str:
-    """Check ``predicted_form_rate(line_rate, n_lines)``: all lines right, independently.
+@exercise("exercise 1 (why few reports are entirely right)")
+def check_all_true_rate(predicted_all_true: Callable[[float, int], Any]) -> str:
+    """Check ``predicted_all_true(claim_rate, n_claims)``: every claim true, independently.
 
-    Each of ``n_lines`` lines is right with probability ``line_rate``, independently of the
-    others; the answer is the probability that every line is right.
+    Each of ``n_claims`` claims is true with probability ``claim_rate``, independently of
+    the others; the answer is the probability that all of them are true.
     """
     cases = [(0.9, 8), (0.5, 3), (0.3, 1), (1.0, 12), (0.0, 5), (0.75, 10)]
     for p, n in cases:
-        what = f"line_rate = {p}, n_lines = {n}"
-        got = one_number(call(predicted_form_rate, p, n), what)
+        what = f"claim_rate = {p}, n_claims = {n}"
+        got = one_number(call(predicted_all_true, p, n), what)
         expected = torch.tensor(p**n, dtype=torch.float64)
         wrong = [
             (torch.tensor(p * n, dtype=torch.float64),
-             "a product of n probabilities, not p times n: the form is kept only if line 1 "
-             "AND line 2 AND ... are right"),
+             "a product of n probabilities, not p times n: a report is entirely right only "
+             "if its first claim AND its second AND ... are true"),
             (torch.tensor(1 - (1 - p) ** n, dtype=torch.float64),
-             "that is the probability that at least one line is right; the form needs every "
-             "line right"),
+             "that is the probability that at least one claim is true; the report needs "
+             "every claim true"),
             (torch.tensor(p, dtype=torch.float64),
-             "the number of lines matters: each further line is one more chance to go wrong"),
+             "the number of claims matters: each further claim is one more chance to go wrong"),
         ]  # fmt: skip
         expect_close(got, expected, what, wrong)
-    return f"{len(cases)} cases: independent lines multiply, so long forms are rarely all right"
+    return f"{len(cases)} cases: independent claims multiply, so long reports are rarely all true"
 
 
 def _swap_case() -> tuple[str, str, Match]:

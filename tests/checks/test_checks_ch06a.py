@@ -14,10 +14,10 @@ from llmwidgets import checks
 # ------------------------------------------------------------------ correct answers
 
 
-def form_rate_ok(line_rate, n_lines):
+def all_true_ok(claim_rate, n_claims):
     rate = 1.0
-    for _ in range(n_lines):
-        rate *= line_rate
+    for _ in range(n_claims):
+        rate *= claim_rate
     return rate
 
 
@@ -39,7 +39,7 @@ def score_ok(score, home_goals, away_goals):
 
 
 CHECKS = {
-    "form_rate": (checks.check_form_rate, form_rate_ok),
+    "all_true": (checks.check_all_true_rate, all_true_ok),
     "swap": (checks.check_swap_scores, swap_ok),
     "rouge1": (checks.check_rouge1, rouge1_ok),
     "score": (checks.check_score_claim, score_ok),
@@ -56,13 +56,13 @@ TestContract = contract_tests(CHECKS)
     [
         (lambda p, n: p * n, ["AND"]),
         (lambda p, n: 1 - (1 - p) ** n, ["at least one"]),
-        (lambda p, n: p, ["number of lines"]),
+        (lambda p, n: p, ["number of claims"]),
         (lambda p, n: [p, n], ["one number"]),
     ],
     ids=["sum", "at least one", "n ignored", "not a number"],
 )
-def test_form_rate_hints(answer, words, capsys):
-    expect_hint(checks.check_form_rate, answer, words, capsys)
+def test_all_true_hints(answer, words, capsys):
+    expect_hint(checks.check_all_true_rate, answer, words, capsys)
 
 
 @pytest.mark.parametrize(
