@@ -17,7 +17,12 @@ sampling rules). It adds what :func:`llmwidgets.generate` does not need:
   silently drops the start of a record or a question; here it is an error, and
   generation stops when the context is full instead of sliding.
 
-:func:`complete` is the text-in, text-out form.
+For the book's GPT both loops keep a :class:`~llmwidgets.nn.kv_cache.KVCache`, as
+:func:`llmwidgets.generate` does: the prompt is read once, then each step feeds only the
+token just drawn (a sliding window, ``slide=True`` past the context, drops the cache and
+reads the whole window at every step). :func:`complete` is the text-in, text-out form;
+:func:`complete_batch` completes many prompts at once, a batch per prompt length (the
+position embeddings are absolute, so rows of one batch must start together).
 """
 
 from __future__ import annotations
@@ -29,10 +34,14 @@ import torch
 from torch import Tensor
 
 from llmwidgets.core.validate import check_bool, check_int, check_str
+from llmwidgets.nn.generation import next_token_logits
+from llmwidgets.nn.gpt import GPT
+from llmwidgets.nn.kv_cache import KVCache
 from llmwidgets.nn.modes import eval_mode, model_device
-from llmwidgets.nn.sampling import check_settings, next_token_logits, sample_next
+from llmwidgets.nn.sampling import check_generator, check_settings, sample_next
 
-__all__ = ["Allowed", "complete", "encode_prompt", "sample_tokens", "single_token_id"]
+__all__ = ["Allowed", "complete", "complete_batch", "encode_prompt", "sample_tokens",
+           "single_token_id"]  # fmt: skip
 
 #: A mask function: the ids generated so far -> which tokens may come next (a bool tensor
 #: over the vocabulary), or ``None`` to stop.
@@ -44,6 +53,19 @@ def _block_size(model: Any) -> int:
     if block is None:
         raise ValueError("model must have config.block_size (the book's GPT has one)")
     return int(block)
+
+
+def _last_logits(model: Any, idx: Tensor, block: int, cache: KVCache | None):
+    """The next-token logits ``(B, V)`` of ``idx`` ``(B, T)``, and the cache to use next.
+
+    With a cache, only the positions it has not seen are fed; once ``idx`` is longer than
+    the context the window slides, no position keeps its place and the cache is dropped.
+    """
+    if cache is not None and idx.shape[1] > block:
+        cache = None
+    if cache is None:
+        return next_token_logits(model, idx, block), None
+    return model(idx[:, cache.length :], cache=cache)[:, -1], cache
 
 
 def single_token_id(tokenizer: Any, text: str, name: str = "stop") -> int:
@@ -127,11 +149,13 @@ def sample_tokens(
         raise ValueError(f"the prompt has {len(ids)} tokens; it needs 1 to {block - 1}")
     device = model_device(model)
     out: list[int] = []
+    cache = KVCache() if isinstance(model, GPT) else None
     with eval_mode(model):
         for _ in range(max_new_tokens):
             if len(ids) >= block and not slide:
                 break  # the context is full: the model would lose the prompt's start
-            logits = next_token_logits(model, torch.tensor([ids], device=device), block)[0]
+            logits, cache = _last_logits(model, torch.tensor([ids], device=device), block, cache)
+            logits = logits[0]
             if allowed is not None:
                 mask = allowed(out)
                 if mask is None:
@@ -189,3 +213,86 @@ def complete(
     if out and out[-1] == stop_id:
         out = out[:-1]
     return tokenizer.decode(out)
+
+
+def complete_batch(
+    model: Any,
+    tokenizer: Any,
+    prompts: Sequence[str],
+    max_new_tokens: int = 200,
+    stop: str | None = "\n",
+    temperature: float = 0.0,
+    top_k: int | None = None,
+    top_p: float = 1.0,
+    generator: torch.Generator | None = None,
+    batch_size: int = 64,
+) -> list[str]:
+    """:func:`complete` for many prompts, batched: prompts of one length run together.
+
+    Greedy answers are those of :func:`complete` (up to float rounding in a near tie);
+    sampled ones are drawn in another order, so they differ from :func:`complete`'s
+    for the same generator.
+
+    Args:
+        model, tokenizer, max_new_tokens, stop, temperature, top_k, top_p, generator:
+            as in :func:`complete`.
+        prompts: the texts to continue (a list; each must fit in the context).
+        batch_size: the most prompts per forward pass.
+
+    Returns:
+        One answer per prompt, in the order of ``prompts``.
+
+    Raises:
+        ValueError: as :func:`complete`, naming the prompt's position when one does not fit.
+    """
+    check_settings(temperature, top_k, top_p)
+    check_generator(generator)
+    max_new_tokens = check_int("max_new_tokens", max_new_tokens, 1)
+    batch_size = check_int("batch_size", batch_size, 1)
+    if isinstance(prompts, str) or not prompts:
+        raise ValueError("prompts must be a non-empty list of texts")
+    block = _block_size(model)
+    stop_id = None if stop is None else single_token_id(tokenizer, stop)
+    encoded = []
+    for i, prompt in enumerate(prompts):
+        try:
+            encoded.append(encode_prompt(tokenizer, prompt, block))
+        except ValueError as err:
+            raise ValueError(f"prompts[{i}]: {err}") from None
+    by_length: dict[int, list[int]] = {}
+    for i, ids in enumerate(encoded):
+        by_length.setdefault(len(ids), []).append(i)
+    answers = [""] * len(prompts)
+    device = model_device(model)
+    with eval_mode(model):
+        for length in sorted(by_length):
+            rows_all = by_length[length]
+            for b in range(0, len(rows_all), batch_size):
+                rows = rows_all[b : b + batch_size]
+                idx = torch.tensor([encoded[r] for r in rows], device=device)  # (B, L)
+                out = _batch_tokens(model, idx, block, max_new_tokens, stop_id,
+                                    (temperature, top_k, top_p), generator)  # fmt: skip
+                for r, ids in zip(rows, out, strict=True):
+                    answers[r] = tokenizer.decode(ids)
+    return answers
+
+
+def _batch_tokens(model, idx, block, max_new_tokens, stop_id, settings, generator):
+    """The new ids of each row of ``idx`` (B, L), each cut before its stop token."""
+    cache = KVCache() if isinstance(model, GPT) else None
+    done = torch.zeros(idx.shape[0], dtype=torch.bool, device=idx.device)
+    start = idx.shape[1]
+    for _ in range(max_new_tokens):
+        if idx.shape[1] >= block:
+            break  # the context is full (as in complete: no sliding)
+        logits, cache = _last_logits(model, idx, block, cache)
+        nxt = sample_next(logits, *settings, generator).to(idx.device)  # (B,)
+        idx = torch.cat([idx, nxt[:, None]], dim=1)
+        if stop_id is not None:
+            done |= nxt == stop_id
+            if done.all():
+                break
+    out = []
+    for row in idx[:, start:].tolist():
+        out.append(row[: row.index(stop_id)] if stop_id in row else row)
+    return out

@@ -16,7 +16,8 @@ from llmwidgets.apps.examples import (
     pad_examples,
     prompt_answer_example,
 )
-from llmwidgets.apps.prompting import complete, sample_tokens
+from llmwidgets.apps.prompting import complete, complete_batch, sample_tokens
+from llmwidgets.nn.generation import generate
 from llmwidgets.text.tokenizers import CharTokenizer
 from llmwidgets.training.losses import next_token_loss
 
@@ -85,6 +86,28 @@ def test_masked_sampling_never_draws_a_masked_token() -> None:
     out = sample_tokens(tiny_gpt(5, 64), [0], 40, allowed=lambda d: allowed, temperature=2.0,
                         generator=gen)  # fmt: skip
     assert set(out) == {1, 3}
+
+
+def test_sample_tokens_with_the_cache_matches_generate_without_it() -> None:
+    model = tiny_gpt(7, block_size=12)
+    ids = [1, 2, 3]
+    want = generate(model, ids, 15, temperature=0.0, use_cache=False)[3:].tolist()
+    # 15 tokens after 3 slide past block_size=12: the cache is dropped on the way
+    assert sample_tokens(model, ids, 15, slide=True) == want
+    assert sample_tokens(model, ids, 15) == want[:9]  # no sliding: stops at the context
+
+
+def test_complete_batch_gives_complete_answers_in_order() -> None:
+    tok = CharTokenizer("\nabcdefg")
+    model = tiny_gpt(tok.vocab_size, block_size=10, seed=3)
+    prompts = ["ab", "gfe", "c", "dd", "abc", "g"]
+    want = [complete(model, tok, p, max_new_tokens=8) for p in prompts]
+    assert complete_batch(model, tok, prompts, max_new_tokens=8, batch_size=2) == want
+    assert complete_batch(Counter(5), CharTokenizer("\nabcd"), ["ab", "c"]) == ["cd", "d"]
+    with pytest.raises(ValueError, match=r"prompts\[1\]: the prompt has 10 tokens"):
+        complete_batch(model, tok, ["a", "a" * 10])
+    with pytest.raises(ValueError, match="non-empty list"):
+        complete_batch(model, tok, "ab")
 
 
 # --- constrained decoding ---
