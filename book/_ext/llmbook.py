@@ -37,6 +37,12 @@ What it does, for the HTML builder:
   scripts/setup.sh`` does it, and so does the first build that lacks it), its SHA-512
   is checked against the pin, and only ``dist/mermaid.min.js`` and the licence are
   kept. Mermaid's JavaScript is never committed.
+* **Student version in Colab** — on every chapter notebook's page the launch menu
+  (the rocket) gets a second Colab entry, "Colab (student version)", which opens the
+  same notebook from the ``student`` branch: the student notebooks that
+  ``book/tools/student.py`` writes with nbgrader, published on that branch by
+  ``.github/workflows/book.yml``. The entry reuses the theme's own Colab link
+  (repository and path from ``_config.yml``), with the branch replaced.
 * **sphinx-thebe** — Jupyter Book always loads sphinx-thebe, whose inline
   ``const THEBE_JS_URL = "https://unpkg.com/..."`` script ends up twice in every
   page (sphinx-thebe 0.3.1 under Jupyter Book 1.0.4), so the browser logs
@@ -53,6 +59,7 @@ import base64
 import hashlib
 import html
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -278,6 +285,50 @@ def check_figure_outputs(app: Sphinx, doctree: nodes.document) -> None:
             )
 
 
+#: The branch that holds the student notebooks (``notebooks/<chapter>.ipynb``).
+STUDENT_BRANCH = "student"
+_COLAB_NOTEBOOK = re.compile(
+    r"^(?P<head>https://colab\.research\.google\.com/github/[^/]+/[^/]+/blob/)[^/]+"
+    r"/(?P<path>notebooks/[^/]+\.ipynb)$"
+)
+
+
+def student_colab_url(colab_url: str) -> str | None:
+    """The Colab link of a chapter's student version, from the theme's Colab link.
+
+    Args:
+        colab_url: ``https://colab.research.google.com/github/ORG/REPO/blob/BRANCH/notebooks/X.ipynb``.
+
+    Returns:
+        The same link on :data:`STUDENT_BRANCH`, or ``None`` for a link to anything
+        other than a notebook of ``notebooks/`` (which has no student version).
+    """
+    match = _COLAB_NOTEBOOK.match(colab_url)
+    if match is None:
+        return None
+    return f"{match['head']}{STUDENT_BRANCH}/{match['path']}"
+
+
+def add_student_colab_button(context: dict[str, Any]) -> None:
+    """Add "Colab (student version)" to the launch menu that the theme put in ``context``."""
+    for group in context.get("header_buttons", []):
+        if not isinstance(group, dict) or group.get("label") != "launch-buttons":
+            continue
+        buttons = group.get("buttons", [])
+        colab = next((b for b in buttons if b.get("text") == "Colab"), None)
+        url = student_colab_url(colab.get("url", "")) if colab else None
+        if url and not any(b.get("url") == url for b in buttons):
+            buttons.append(
+                {
+                    "type": "link",
+                    "text": "Colab (student version)",
+                    "tooltip": "Open the student version in Colab (exercises to do)",
+                    "icon": colab.get("icon", ""),
+                    "url": url,
+                }
+            )
+
+
 def _drop_thebe(context: dict[str, Any]) -> None:
     files = context.get("script_files")
     if not files:
@@ -295,8 +346,10 @@ def _drop_thebe(context: dict[str, Any]) -> None:
 def page_context(
     app: Sphinx, pagename: str, templatename: str, context: dict[str, Any], doctree: Any
 ) -> None:
-    """Per page: load plotly.js where a figure is, and drop sphinx-thebe's scripts."""
+    """Per page: load plotly.js where a figure is, drop sphinx-thebe's scripts, and add
+    the student version's Colab link to a notebook's launch menu."""
     _drop_thebe(context)
+    add_student_colab_button(context)
     body = context.get("body", "")
     if "plotly-graph-div" in body:
         # No defer/async: the figures' inline scripts call Plotly.newPlot while the

@@ -1,213 +1,193 @@
-"""Write student versions of the notebooks: solutions out, stubs in.
+"""The student versions of the notebooks, made by nbgrader, and the archive teachers hand out.
 
-The exercise convention (nbgrader style): a solution cell is tagged ``solution``
-(and ``hide-input``, so the built book folds it away) and holds its answer
-between two marker lines::
+nbgrader does the work (``nbgrader generate_assignment`` in a temporary course directory
+made by ``book/tools/course.py``): each solution becomes ``raise NotImplementedError()``,
+hidden tests and outputs are removed, and check cells are locked. What nbgrader does not
+do is done by the ``UnhideSolutions`` preprocessor that the course's configuration adds
+(``book/tools/nbgrader_unhide.py``): the answer cells, hidden in the book, are shown.
 
-    def my_softmax(logits, temperature=1.0):
-        ### BEGIN SOLUTION
-        ...
-        ### END SOLUTION
+The output folder is the tree that ``.github/workflows/book.yml`` publishes on the
+``student`` branch (the book's "student version in Colab" links point there), and the
+content of ``student-notebooks.zip``::
 
-The student version keeps every line outside the markers and replaces what is
-between them, at the indentation of the ``BEGIN`` line, by::
-
-        # YOUR CODE HERE
-        raise NotImplementedError("exercise N")
-
-where N counts the solution cells of the notebook from 1. Outputs of solution
-cells and of check cells (cells calling a ``check_…`` function) are cleared, and
-``hide-input`` is dropped from solution cells so students see the stub.
+    OUT/README.md                  how to work with the notebooks (for students)
+    OUT/DATA.md                    the corpora the notebooks download, and offline use
+    OUT/notebooks/<chapter>.ipynb  one per notebook of _toc.yml
 
 Usage::
 
-    python book/tools/student.py [notebook.ipynb | notebooks_dir ...] [-o student_dir]
+    python book/tools/student.py [notebooks/NAME.ipynb | folder ...] [-o OUT] [--zip FILE]
+
+Without notebooks, every notebook of ``_toc.yml``. ``scripts/build.sh`` runs
+``python book/tools/student.py -o _build/student --zip _build/html/_static/student-notebooks.zip``.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
-import re
+import shutil
 import sys
+import tempfile
+import zipfile
 from pathlib import Path
 
-import nbformat
+import yaml
 
-BEGIN = "### BEGIN SOLUTION"
-END = "### END SOLUTION"
-SOLUTION_TAG = "solution"
-HIDE_TAG = "hide-input"
-_CHECK_CALL = re.compile(r"\bcheck_\w+\s*\(")
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import course  # noqa: E402  (book/tools/course.py)
+
+ROOT = course.ROOT
+ARCHIVE_FOLDER = "student-notebooks"  # the folder a teacher gets when unzipping
+
+HOWTO = """# The LLM Ecosystem: student notebooks
+
+One notebook per chapter of the book, with the exercises to do: each answer cell holds a
+function whose body is `raise NotImplementedError()`. Replace that line by your code.
+
+## Open a notebook
+
+* **Colab**: *File → Upload notebook*, pick `notebooks/<chapter>.ipynb` (or use the
+  book's "student version in Colab" link). Run the first cell: it installs the book's
+  package `llmwidgets`. *Runtime → Change runtime type → T4 GPU* makes training faster;
+  every chapter also runs on a CPU.
+* **JupyterLab, Notebook 7 or VS Code**: install the package once,
+  `pip install "llmwidgets[book] @ git+{repo}"`, then open the notebook.
+
+## Work on an exercise
+
+1. Read the task under `### Exercise N`.
+2. Write your code in the answer cell, in place of `raise NotImplementedError()`, and run it.
+3. Run the check cell below it. It prints `✓ correct — ...` when your answer is right,
+   or `✗ ...` with a hint that says what to try next. A check never stops the notebook:
+   *Run All* runs every cell, and each exercise reports on its own.
+
+## Hand in (courses graded with nbgrader)
+
+Keep the file name, do not delete, copy or reorder cells (the check cells are locked),
+save, and hand in the `.ipynb` file. Your teacher's grader runs the same checks and a
+few more cases that the notebook does not show, so test your functions on your own
+inputs too.
+
+## Data
+
+The notebooks download small public-domain corpora on first use; see `DATA.md` to
+use them without internet access.
+"""
 
 
-class MarkerError(ValueError):
-    """Solution markers that do not pair up; the message names notebook and cell."""
+def repository_url(root: Path = ROOT) -> str:
+    """The book's repository (``repository.url`` of ``_config.yml``)."""
+    config = yaml.safe_load((root / "_config.yml").read_text(encoding="utf-8"))
+    return config["repository"]["url"]
 
 
-def is_solution_cell(cell: nbformat.NotebookNode) -> bool:
-    """Tell whether a cell is an exercise solution (tagged, or holding a marker).
+def data_readme() -> str:
+    """``DATA.md``: the pinned corpora (from ``llmwidgets.core.data``) and offline use."""
+    from llmwidgets.core.data import CACHE_DIR_ENV, CORPORA, DATA_DIR_ENV
 
-    Args:
-        cell: a notebook cell.
-
-    Returns:
-        True for a code cell tagged ``solution`` or containing a marker line.
-    """
-    if cell.cell_type != "code":
-        return False
-    tags = cell.get("metadata", {}).get("tags", [])
-    return SOLUTION_TAG in tags or any(
-        line.strip() in (BEGIN, END) for line in cell.source.splitlines()
+    rows = "\n".join(
+        f"| `{c.name}` | `{c.filename}` | {c.size:,} | `{c.sha256}` | <{c.url}> |"
+        for c in CORPORA.values()
     )
+    return f"""# Data
+
+The notebooks load three public-domain corpora through `llmwidgets`. Each file is
+downloaded once over HTTPS, checked against its size and SHA-256, and cached (in
+`~/.cache/llmwidgets`, or the folder named by `{CACHE_DIR_ENV}`).
+
+| name | file | bytes | SHA-256 | source |
+|---|---|---|---|---|
+{rows}
+
+**Without internet access** (an exam room, a JupyterHub without outbound access): put
+the three files, under the names above, in one folder and set `{DATA_DIR_ENV}` to that
+folder before starting Jupyter (`export {DATA_DIR_ENV}=/path/to/data`), or in a notebook
+before the set-up cell (`import os; os.environ["{DATA_DIR_ENV}"] = "/path/to/data"`).
+A file whose hash differs is refused with a message that says which.
+"""
 
 
-def is_check_cell(cell: nbformat.NotebookNode) -> bool:
-    """Tell whether a code cell calls a ``check_…`` function from :mod:`llmwidgets.checks`.
+def notebook_paths(sources: list[str | Path]) -> list[Path]:
+    """The notebooks that the arguments name: files, or every ``*.ipynb`` of a folder.
 
     Args:
-        cell: a notebook cell.
+        sources: notebook files and folders; empty means the notebooks of ``_toc.yml``.
 
     Returns:
-        True for a code cell whose source calls ``check_<name>(…)``.
-    """
-    return cell.cell_type == "code" and bool(_CHECK_CALL.search(cell.source))
-
-
-def strip_solution(source: str, exercise: int, where: str = "cell") -> str:
-    """Replace each ``BEGIN``/``END`` block of a cell's source by a stub.
-
-    Args:
-        source: the cell's source.
-        exercise: the exercise number written into ``NotImplementedError``.
-        where: names the cell in error messages (notebook and index).
-
-    Returns:
-        The source with every solution block replaced.
+        The notebook paths (a folder's in name order).
 
     Raises:
-        MarkerError: for an ``END`` without ``BEGIN``, a ``BEGIN`` inside a block,
-            or a ``BEGIN`` never closed.
+        ValueError: for a path that does not exist or a file that is not a notebook.
     """
-    out: list[str] = []
-    open_at: int | None = None  # line number of the unclosed BEGIN
-    for number, line in enumerate(source.splitlines(), start=1):
-        marker = line.strip()
-        if marker == BEGIN:
-            if open_at is not None:
-                raise MarkerError(
-                    f"{where}: '{BEGIN}' on line {number} inside the block opened on "
-                    f"line {open_at} (missing '{END}')"
-                )
-            open_at = number
-            indent = line[: len(line) - len(line.lstrip())]
-            out += [
-                f"{indent}# YOUR CODE HERE",
-                f'{indent}raise NotImplementedError("exercise {exercise}")',
-            ]
-        elif marker == END:
-            if open_at is None:
-                raise MarkerError(f"{where}: '{END}' on line {number} without a '{BEGIN}'")
-            open_at = None
-        elif open_at is None:
-            out.append(line)
-    if open_at is not None:
-        raise MarkerError(f"{where}: '{BEGIN}' on line {open_at} is never closed by '{END}'")
-    return "\n".join(out)
-
-
-def _clear_outputs(cell: nbformat.NotebookNode) -> None:
-    cell.outputs = []
-    cell.execution_count = None
-
-
-def make_student_notebook(
-    nb: nbformat.NotebookNode, name: str = "<notebook>"
-) -> nbformat.NotebookNode:
-    """Return the student version of a notebook (the input is not modified).
-
-    Args:
-        nb: a notebook read with ``nbformat``.
-        name: the notebook's name, used in error messages.
-
-    Returns:
-        A new notebook: solutions replaced by stubs, outputs of solution and
-        check cells cleared, ``hide-input`` removed from solution cells.
-
-    Raises:
-        MarkerError: for unbalanced markers, naming the notebook and cell index.
-    """
-    student = copy.deepcopy(nb)
-    exercise = 0
-    for index, cell in enumerate(student.cells):
-        if is_solution_cell(cell):
-            exercise += 1
-            where = f"{name}, cell {index}"
-            stripped = strip_solution(cell.source, exercise, where)
-            if not any(line.strip() == BEGIN for line in cell.source.splitlines()):
-                raise MarkerError(f"{where}: tagged '{SOLUTION_TAG}' but has no '{BEGIN}' line")
-            cell.source = stripped
-            tags = cell.metadata.get("tags", [])
-            if HIDE_TAG in tags:
-                cell.metadata["tags"] = [t for t in tags if t != HIDE_TAG]
-            _clear_outputs(cell)
-        elif is_check_cell(cell):
-            _clear_outputs(cell)
-    return student
-
-
-def notebook_paths(src: str | Path) -> list[Path]:
-    """The notebooks that ``src`` names: the file itself, or every ``*.ipynb`` in a folder.
-
-    Args:
-        src: a notebook file or a folder of notebooks.
-
-    Returns:
-        The notebook paths, in name order (empty for a folder without notebooks).
-
-    Raises:
-        ValueError: if ``src`` does not exist or is a file that is not a ``.ipynb``.
-    """
-    src = Path(src)
-    if src.is_dir():
-        return sorted(src.glob("*.ipynb"))
-    if src.is_file():
-        if src.suffix != ".ipynb":
+    if not sources:
+        return course.toc_notebooks()
+    paths: list[Path] = []
+    for src in map(Path, sources):
+        if src.is_dir():
+            paths += sorted(src.glob("*.ipynb"))
+        elif src.is_file() and src.suffix == ".ipynb":
+            paths.append(src)
+        elif src.is_file():
             raise ValueError(f"{src} is not a notebook (.ipynb) nor a folder of notebooks")
-        return [src]
-    raise ValueError(f"{src} does not exist (give a notebook or a folder of notebooks)")
+        else:
+            raise ValueError(f"{src} does not exist (give a notebook or a folder of notebooks)")
+    return paths
 
 
-def make_student_versions(src: str | Path, dst: str | Path) -> list[Path]:
-    """Write the student version of a notebook, or of every ``*.ipynb`` in a folder.
+def make_student_versions(notebooks: list[Path], out: str | Path) -> list[Path]:
+    """Write the student versions (with nbgrader) and the two READMEs into ``out``.
 
     Args:
-        src: a notebook file, or the folder with the full notebooks.
-        dst: the output folder (created if needed); must not be where the notebooks are.
+        notebooks: the full notebooks (with solutions).
+        out: the output folder (created if needed); the notebooks go to ``out/notebooks/``.
 
     Returns:
-        The paths written, in name order.
+        The student notebooks written, in the order given.
 
     Raises:
-        ValueError: if ``src`` does not exist, is not a notebook, or a student version
-            would overwrite its full notebook.
-        MarkerError: for unbalanced markers (nothing is written for that notebook).
+        ValueError: if a student version would overwrite a full notebook.
+        course.NbgraderError: if nbgrader refuses a notebook (its log says which and why,
+            e.g. a solution marker in a cell without nbgrader's metadata).
     """
-    paths, dst = notebook_paths(src), Path(dst)
-    for path in paths:
-        if (dst / path.name).resolve() == path.resolve():
-            raise ValueError(
-                f"the student folder must differ from {path.parent}: it would overwrite solutions"
-            )
-    dst.mkdir(parents=True, exist_ok=True)
-    written = []
-    for path in paths:
-        nb = nbformat.read(path, as_version=4)
-        student = make_student_notebook(nb, name=path.name)
-        target = dst / path.name
-        nbformat.write(student, target)
-        written.append(target)
+    target = Path(out) / "notebooks"
+    for path in notebooks:
+        if (target / path.name).resolve() == path.resolve():
+            raise ValueError(f"the output folder must not hold {path}: it would lose its solutions")
+    with tempfile.TemporaryDirectory(prefix="student-course-") as tmp:
+        assignments = course.make_course(tmp, notebooks)
+        course.generate_assignments(tmp, "*")
+        target.mkdir(parents=True, exist_ok=True)
+        written = []
+        for name in assignments:
+            released = Path(tmp) / "release" / name / f"{name}.ipynb"
+            shutil.copyfile(released, target / released.name)
+            written.append(target / released.name)
+    (Path(out) / "README.md").write_text(HOWTO.format(repo=repository_url()), encoding="utf-8")
+    (Path(out) / "DATA.md").write_text(data_readme(), encoding="utf-8")
     return written
+
+
+def write_archive(tree: str | Path, archive: str | Path) -> Path:
+    """Zip a student tree under the top folder ``student-notebooks/`` (reproducibly).
+
+    Args:
+        tree: the folder written by :func:`make_student_versions`.
+        archive: the ``.zip`` to write (its folder is created if needed).
+
+    Returns:
+        The archive's path.
+    """
+    archive = Path(archive)
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    files = sorted(p for p in Path(tree).rglob("*") if p.is_file())
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in files:
+            name = f"{ARCHIVE_FOLDER}/{path.relative_to(tree).as_posix()}"
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))  # no build time
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            zf.writestr(info, path.read_bytes())
+    return archive
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -221,25 +201,24 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = argparse.ArgumentParser(
         prog="python book/tools/student.py",
-        description="Write student versions of the notebooks (solutions replaced by stubs).",
+        description="Write the student versions of the notebooks with nbgrader.",
     )
     parser.add_argument(
-        "notebooks", nargs="*", default=["notebooks"], help="files or folders (default: notebooks)"
+        "notebooks", nargs="*", help="files or folders (default: the notebooks of _toc.yml)"
     )
     parser.add_argument("-o", "--output", default="student", help="default: student")
+    parser.add_argument("--zip", help="also write this archive of the output folder")
     args = parser.parse_args(argv)
-    written = []
     try:
-        for src in args.notebooks:  # every argument is checked before anything is written
-            notebook_paths(src)
-        for src in args.notebooks:
-            written += make_student_versions(src, args.output)
-    except ValueError as err:
+        written = make_student_versions(notebook_paths(args.notebooks), args.output)
+    except (ValueError, course.NbgraderError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
     for path in written:
         print(path)
-    print(f"{len(written)} student notebook(s) written to {args.output}")
+    print(f"{len(written)} student notebook(s) written to {Path(args.output) / 'notebooks'}")
+    if args.zip:
+        print(f"archive: {write_archive(args.output, args.zip)}")
     return 0
 
 

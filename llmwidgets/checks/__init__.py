@@ -20,9 +20,9 @@ from __future__ import annotations
 import importlib as _importlib
 import pkgutil as _pkgutil
 
-from llmwidgets.checks._core import Hint, expect_close, run_check
+from llmwidgets.checks._core import Hint, expect_close, run_check, when_answered
 
-__all__ = ["Hint", "expect_close", "run_check"]
+__all__ = ["Hint", "expect_close", "run_check", "when_answered"]
 
 for _info in sorted(_pkgutil.iter_modules(__path__), key=lambda info: info.name):
     if _info.name.startswith("ch"):

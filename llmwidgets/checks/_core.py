@@ -56,6 +56,7 @@ __all__ = [
     "run_check",
     "short",
     "tiny_gpt_config",
+    "when_answered",
 ]
 
 #: What a failed comparison suggests when no typical slip matches.
@@ -216,14 +217,34 @@ def failures_raise() -> bool:
         (scripts, tests) and with ``LLMW_CHECKS=raise``; ``False`` in a learner's kernel
         and with ``LLMW_CHECKS=print``.
     """
+    if os.environ.get("NBGRADER_EXECUTION"):
+        return True  # first: a submission cannot switch grading off with LLMW_CHECKS=print
     forced = os.environ.get(CHECKS_ENV, "").strip().lower()
     if forced in ("raise", "print"):
         return forced == "raise"
     if forced:
         raise ValueError(f"{CHECKS_ENV}={forced!r} is not understood; use 'raise' or 'print'")
-    if os.environ.get("NBGRADER_EXECUTION"):
-        return True
     return not in_kernel()
+
+
+@contextlib.contextmanager
+def when_answered(exercise: str = "the exercise above") -> Iterator[None]:
+    """Run a demonstration that uses an exercise's answer, once there is one.
+
+    In a student notebook the answer is a stub that raises ``NotImplementedError``; a cell
+    that uses it inside ``with checks.when_answered("exercise 1"):`` then prints a note
+    instead of stopping *Run All*. Any other error is raised as usual.
+
+    Args:
+        exercise: how the note names the exercise.
+
+    Returns:
+        A context manager.
+    """
+    try:
+        yield
+    except NotImplementedError:
+        print(f"(this cell shows its result once {exercise} is answered)")
 
 
 def run_check(exercise: str, answer: Any, trial: Callable[[Callable[..., Any]], str]) -> None:

@@ -1,316 +1,262 @@
-"""book/tools/student.py: solutions become stubs; student notebooks fail at their exercises.
+"""The classroom tools in book/tools: nbgrader's configuration, the course, the student archive.
 
-The real notebooks are converted once (the module-scoped ``student_versions`` fixture).
-An untouched student notebook must run up to its exercises and fail there, each check
-saying "not answered yet". The part up to the exercises is not run again here:
-:func:`test_student_version_changes_only_the_exercises` proves that every cell before
-the first exercise is the full notebook's own cell, unchanged, and nbval runs the full
-notebook in the same suite (quick mode). The kernel test then runs the notebook's set-up
-and import cells and its whole exercise section, untouched.
+* ``nbgrader_unhide.UnhideSolutions`` shows the answer cells that the book hides;
+* ``nbgrader_config.py`` puts it into ``generate_assignment`` right after ``ClearSolutions``;
+* ``course.py`` lays out a course directory, one assignment per notebook;
+* ``student.py`` writes the student tree (notebooks, README.md, DATA.md) through the real
+  nbgrader CLI and zips it; a notebook nbgrader refuses is an error naming it.
+
+The end-to-end grading test is ``test_nbgrader.py``; the real notebooks' format and
+student versions are in ``test_exercise_format.py``.
 """
 
 from __future__ import annotations
 
-import ast
-import copy
-import os
-import re
 import sys
+import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_output
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "book" / "tools"))
-import student  # noqa: E402  (book tooling, not part of the llmwidgets package)
-
-NOTEBOOKS = ROOT / "notebooks"
-
-
-def solution_cell(source: str, tags=("hide-input", "solution")) -> nbformat.NotebookNode:
-    cell = new_code_cell(source, execution_count=3)
-    cell.metadata["tags"] = list(tags)
-    cell.outputs = [new_output("stream", name="stdout", text="solution output\n")]
-    return cell
+TOOLS = ROOT / "book" / "tools"
+sys.path.insert(0, str(TOOLS))
+import course  # noqa: E402  (book tooling, not part of the llmwidgets package)
+import exercises  # noqa: E402
+import student  # noqa: E402
 
 
-def example_notebook() -> nbformat.NotebookNode:
-    intro = new_code_cell("x = 1", execution_count=1)
-    intro.outputs = [new_output("stream", name="stdout", text="kept\n")]
-    check = new_code_cell("check_softmax_temperature(my_softmax)", execution_count=4)
-    check.outputs = [new_output("stream", name="stdout", text="✓ correct\n")]
-    return new_notebook(
-        cells=[
-            new_markdown_cell("### Exercise 1"),
-            intro,
-            solution_cell(
-                "def my_softmax(z, t=1.0):\n"
-                '    """Docstring kept."""\n'
-                "    ### BEGIN SOLUTION\n"
-                "    e = (z / t).exp()\n"
-                "    return e / e.sum()\n"
-                "    ### END SOLUTION\n"
-                "\n"
-                "\n"
-                "print(my_softmax(1.0))"
-            ),
-            check,
-            solution_cell("### BEGIN SOLUTION\nanswer = 42\n### END SOLUTION\nprint(answer)"),
-        ]
-    )
+def chapter(n: int = 2) -> nbformat.NotebookNode:
+    cells = [new_markdown_cell("# A chapter"), new_code_cell("from llmwidgets import checks")]
+    for number in range(1, n + 1):
+        cells += exercises.new_exercise(
+            number,
+            f"part {number}",
+            "Write it.",
+            f'def f{number}(x):\n    """Twice x."""\n    ### BEGIN SOLUTION\n    return 2 * x\n'
+            "    ### END SOLUTION",
+            f"checks.check_twice(f{number})",
+            f"assert f{number}(3) == 6",
+        )
+    nb = new_notebook(cells=cells)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    return nb
 
 
-def test_solution_replaced_by_stub_keeping_indentation_and_surrounding_lines():
-    nb = example_notebook()
-    out = student.make_student_notebook(nb)
-    assert out.cells[2].source == (
-        "def my_softmax(z, t=1.0):\n"
-        '    """Docstring kept."""\n'
-        "    # YOUR CODE HERE\n"
-        '    raise NotImplementedError("exercise 1")\n'
-        "\n"
-        "\n"
-        "print(my_softmax(1.0))"
-    )
-    assert out.cells[4].source == (
-        '# YOUR CODE HERE\nraise NotImplementedError("exercise 2")\nprint(answer)'
-    )
-    for cell in out.cells:
-        assert "BEGIN SOLUTION" not in cell.source and "END SOLUTION" not in cell.source
-    # the input notebook is untouched
-    assert "### BEGIN SOLUTION" in nb.cells[2].source and nb.cells[2].outputs
+# ------------------------------------------------------------------ the preprocessor
 
 
-def test_outputs_and_tags():
-    out = student.make_student_notebook(example_notebook())
-    intro, sol, check = out.cells[1], out.cells[2], out.cells[3]
-    assert intro.outputs and intro.execution_count == 1  # ordinary cells keep their outputs
-    assert sol.outputs == [] and sol.execution_count is None
-    assert check.outputs == [] and check.execution_count is None
-    assert sol.metadata["tags"] == ["solution"]  # hide-input removed, solution kept
+def test_unhide_solutions_removes_only_what_hides_solution_cells():
+    from nbgrader_unhide import UnhideSolutions
+
+    nb = chapter(1)
+    answer, check = nb.cells[3], nb.cells[4]
+    answer.metadata["tags"].append("keep-me")
+    answer.metadata["jupyter"]["outputs_hidden"] = True
+    check.metadata["tags"].append("hide-input")
+    check.metadata["cellView"] = "form"
+    before = nbformat.from_dict(check)
+    UnhideSolutions().preprocess(nb, {})
+    assert answer.metadata["tags"] == ["solution", "keep-me"]
+    assert answer.metadata["jupyter"] == {"outputs_hidden": True}
+    assert "cellView" not in answer.metadata
+    assert answer.metadata["nbgrader"]["solution"] is True
+    assert check == before  # not a solution cell: untouched
+
+    bare = chapter(1).cells[3]
+    UnhideSolutions().preprocess_cell(bare, {}, 0)
+    assert "jupyter" not in bare.metadata  # nothing left in it
+    assert bare.metadata["tags"] == ["solution"]
 
 
-def test_several_blocks_in_one_cell_share_the_exercise_number():
-    src = (
-        "a = 1\n### BEGIN SOLUTION\nb = 2\n### END SOLUTION\n"
-        "if a:\n    ### BEGIN SOLUTION\n    c = 3\n    ### END SOLUTION\n"
-    )
-    got = student.strip_solution(src, 7)
-    assert got.count('raise NotImplementedError("exercise 7")') == 2
-    assert '\n    raise NotImplementedError("exercise 7")' in got
-    assert got.startswith("a = 1\n# YOUR CODE HERE\n")
+def test_the_course_config_runs_unhide_right_after_clear_solutions(tmp_path):
+    from nbgrader.converters import GenerateAssignment
+    from nbgrader.preprocessors import ClearSolutions
+    from nbgrader_unhide import UnhideSolutions
+    from traitlets.config.loader import PyFileConfigLoader
+
+    course.make_course(tmp_path, [])
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(tmp_path)).load_config()
+    chain = config.GenerateAssignment.preprocessors
+    default = GenerateAssignment.class_traits()["preprocessors"].default()
+    at = default.index(ClearSolutions) + 1
+    assert [p.__name__ for p in chain] == [
+        p.__name__ for p in [*default[:at], UnhideSolutions, *default[at:]]
+    ]
+    assert config.Execute.timeout >= 300
+    assert any("LLMW_QUICK', '1'" in a for a in config.Execute.extra_arguments)
+    assert config.CourseDirectory.course_id == "llm-ecosystem"
 
 
-@pytest.mark.parametrize(
-    "source, words",
-    [
-        ("### BEGIN SOLUTION\nx = 1\n", ["line 1", "never closed"]),
-        ("x = 1\n### END SOLUTION\n", ["line 2", "without"]),
-        ("### BEGIN SOLUTION\n### BEGIN SOLUTION\n### END SOLUTION\n", ["line 2", "line 1"]),
-        ("x = 1  # tagged solution but no markers", ["no '### BEGIN SOLUTION'"]),
-    ],
-)
-def test_unbalanced_markers_name_notebook_and_cell(source, words):
-    nb = new_notebook(cells=[new_markdown_cell("intro"), solution_cell(source)])
-    with pytest.raises(student.MarkerError) as err:
-        student.make_student_notebook(nb, name="07_demo.ipynb")
-    message = str(err.value)
-    assert "07_demo.ipynb, cell 1" in message
-    for word in words:
-        assert word in message
-    assert isinstance(err.value, ValueError)
+# ------------------------------------------------------------------ the course directory
 
 
-def test_make_student_versions_and_cli(tmp_path, capsys):
-    src, dst = tmp_path / "nb", tmp_path / "student"
-    src.mkdir()
-    nbformat.write(example_notebook(), src / "01_a.ipynb")
-    nbformat.write(new_notebook(cells=[new_code_cell("print(1)")]), src / "02_b.ipynb")
-    (src / "notes.txt").write_text("not a notebook")
-    written = student.make_student_versions(src, dst)
-    assert written == [dst / "01_a.ipynb", dst / "02_b.ipynb"]
-    stub = nbformat.read(dst / "01_a.ipynb", as_version=4)
-    assert 'raise NotImplementedError("exercise 1")' in stub.cells[2].source
-
-    assert student.main([str(src), "-o", str(tmp_path / "cli")]) == 0
-    assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == ["01_a.ipynb", "02_b.ipynb"]
-    assert "2 student notebook(s) written" in capsys.readouterr().out
-
-    with pytest.raises(ValueError, match="overwrite"):
-        student.make_student_versions(src, src)
-    assert student.main([str(tmp_path / "missing")]) == 1
-    assert "does not exist" in capsys.readouterr().err
-
-
-def test_notebook_files_as_well_as_folders(tmp_path, capsys):
+def test_make_course_lays_out_one_assignment_per_notebook(tmp_path):
     src = tmp_path / "nb"
     src.mkdir()
-    nbformat.write(example_notebook(), src / "01_a.ipynb")
-    nbformat.write(new_notebook(cells=[new_code_cell("print(1)")]), src / "02_b.ipynb")
-    (src / "notes.txt").write_text("not a notebook")
+    for name in ("04_math", "03b_tokenization"):
+        nbformat.write(chapter(), src / f"{name}.ipynb")
+    root = tmp_path / "course"
+    written = course.make_course(root, [src / "04_math.ipynb", src / "03b_tokenization.ipynb"])
+    assert list(written) == ["04_math", "03b_tokenization"]
+    assert written["04_math"] == root / "source" / "04_math" / "04_math.ipynb"
+    assert written["04_math"].read_bytes() == (src / "04_math.ipynb").read_bytes()
+    for name in course.COURSE_FILES:
+        assert (root / name).read_bytes() == (TOOLS / name).read_bytes()
+    (root / "nbgrader_config.py").write_text("# the teacher's own\n")
+    course.make_course(root, [src / "04_math.ipynb"])  # an update keeps the config
+    assert (root / "nbgrader_config.py").read_text() == "# the teacher's own\n"
 
-    written = student.make_student_versions(src / "01_a.ipynb", tmp_path / "one")
-    assert written == [tmp_path / "one" / "01_a.ipynb"]
-    assert [p.name for p in (tmp_path / "one").iterdir()] == ["01_a.ipynb"]
-    stub = nbformat.read(written[0], as_version=4)
-    assert 'raise NotImplementedError("exercise 1")' in stub.cells[2].source
-
-    files = [str(src / "02_b.ipynb"), str(src / "01_a.ipynb")]
-    assert student.main([*files, "-o", str(tmp_path / "cli")]) == 0
-    assert sorted(p.name for p in (tmp_path / "cli").iterdir()) == ["01_a.ipynb", "02_b.ipynb"]
-    assert "2 student notebook(s) written" in capsys.readouterr().out
-
-    with pytest.raises(ValueError, match="overwrite"):
-        student.make_student_versions(src / "01_a.ipynb", src)
-    with pytest.raises(ValueError, match=r"notes\.txt is not a notebook"):
-        student.make_student_versions(src / "notes.txt", tmp_path / "out")
-    # a bad argument among several: an error, and nothing written
-    assert student.main([files[0], str(src / "missing.ipynb"), "-o", str(tmp_path / "x")]) == 1
-    assert "missing.ipynb does not exist" in capsys.readouterr().err
-    assert not (tmp_path / "x").exists()
+    with pytest.raises(ValueError, match="not a notebook"):
+        course.make_course(root, [tmp_path / "missing.ipynb"])
+    (tmp_path / "other").mkdir()
+    nbformat.write(chapter(), tmp_path / "other" / "04_math.ipynb")
+    with pytest.raises(ValueError, match="share a name"):
+        course.make_course(root, [src / "04_math.ipynb", tmp_path / "other" / "04_math.ipynb"])
 
 
-def test_cli_reports_unbalanced_markers(tmp_path, capsys):
-    src = tmp_path / "nb"
-    src.mkdir()
-    nbformat.write(new_notebook(cells=[solution_cell("### END SOLUTION")]), src / "bad.ipynb")
-    assert student.main([str(src), "-o", str(tmp_path / "out")]) == 1
-    assert "bad.ipynb, cell 0" in capsys.readouterr().err
+def test_toc_notebooks_follow_the_toc(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "book").mkdir()
+    for name in ("b", "a"):
+        nbformat.write(chapter(), tmp_path / "notebooks" / f"{name}.ipynb")
+    (tmp_path / "book" / "intro.md").write_text("# Intro")
+    (tmp_path / "_toc.yml").write_text(
+        "format: jb-book\nroot: book/intro\nparts:\n"
+        "  - caption: One\n    chapters:\n      - file: notebooks/b\n      - file: book/intro\n"
+        "  - caption: Two\n    chapters:\n      - file: notebooks/a\n"
+    )
+    assert course.toc_notebooks(tmp_path) == [
+        tmp_path / "notebooks" / "b.ipynb",
+        tmp_path / "notebooks" / "a.ipynb",
+    ]
 
 
-# ------------------------------------------------------------------ the real notebooks
+def test_course_cli(tmp_path, capsys):
+    nbformat.write(chapter(), tmp_path / "04_math.ipynb")
+    assert course.main([str(tmp_path / "c"), str(tmp_path / "04_math.ipynb")]) == 0
+    assert "nbgrader generate_assignment 04_math" in capsys.readouterr().out
+    assert (tmp_path / "c" / "source" / "04_math" / "04_math.ipynb").is_file()
+    assert course.main([str(tmp_path / "c"), str(tmp_path / "nope.ipynb")]) == 1
+    assert "nope.ipynb is not a notebook" in capsys.readouterr().err
 
-REAL = sorted(NOTEBOOKS.glob("*.ipynb"))
-Versions = dict[str, tuple[nbformat.NotebookNode, nbformat.NotebookNode]]
+
+def test_repair_restores_metadata_from_the_release(tmp_path, capsys):
+    release = chapter(2)
+    sub = nbformat.from_dict(release)
+    for cell in sub.cells:
+        cell.metadata = nbformat.NotebookNode()
+    sub.cells[6].source = "def f2(x):\n    return 2 * x"  # its # @title line deleted
+    sub.cells.insert(4, new_code_cell("print('a cell of the student')"))
+    report = course.repair_submission(sub, release)
+    assert report == [
+        "ex1-answer: metadata restored",
+        "ex1-check: metadata restored",
+        "ex2-answer: not found (this exercise cannot be graded)",
+        "ex2-check: metadata restored",
+    ]
+    assert sub.cells[3].metadata.nbgrader == release.cells[3].metadata.nbgrader
+    assert sub.cells[5].metadata.nbgrader == release.cells[4].metadata.nbgrader
+    assert "nbgrader" not in sub.cells[4].metadata
+    assert course.repair_submission(sub, release) == [  # the rest is in place now
+        "ex2-answer: not found (this exercise cannot be graded)"
+    ]
+
+    root = tmp_path / "course"
+    (root / "release" / "ch").mkdir(parents=True)
+    (root / "submitted" / "ann" / "ch").mkdir(parents=True)
+    nbformat.write(release, root / "release" / "ch" / "ch.ipynb")
+    stripped = nbformat.from_dict(release)
+    for cell in stripped.cells:
+        cell.metadata = nbformat.NotebookNode()
+    nbformat.write(stripped, root / "submitted" / "ann" / "ch" / "ch.ipynb")
+    assert course.main([str(root), "--repair", "ch"]) == 0
+    assert "submitted/ann/ch/ch.ipynb: ex2-check: metadata restored" in capsys.readouterr().out
+    repaired = nbformat.read(root / "submitted" / "ann" / "ch" / "ch.ipynb", as_version=4)
+    assert [c.metadata.get("nbgrader") for c in repaired.cells] == [
+        c.metadata.get("nbgrader") for c in release.cells
+    ]
+    assert course.main([str(root), "--repair", "ch"]) == 0  # nothing left to do
+    assert "every submission has its metadata" in capsys.readouterr().out
+    assert course.main([str(root), "--repair", "other"]) == 1
+    assert "generate_assignment other" in capsys.readouterr().err
 
 
-def exercise_cells(nb: nbformat.NotebookNode) -> list[int]:
-    return [i for i, cell in enumerate(nb.cells) if student.is_solution_cell(cell)]
+# ------------------------------------------------------------------ the student archive
 
 
 @pytest.fixture(scope="module")
-def student_versions(tmp_path_factory: pytest.TempPathFactory) -> Versions:
-    """Every notebook converted once, through the files: {name: (full, student)}."""
-    out = tmp_path_factory.mktemp("student")
-    written = student.make_student_versions(NOTEBOOKS, out)
-    assert [p.name for p in written] == [p.name for p in REAL]
-    return {
-        p.name: (nbformat.read(p, as_version=4), nbformat.read(out / p.name, as_version=4))
-        for p in REAL
-    }
+def archive(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, Path]:
+    """Two fixture chapters through ``student.py``'s CLI: (sources, tree, zip)."""
+    tmp = tmp_path_factory.mktemp("archive")
+    src = tmp / "notebooks"
+    src.mkdir()
+    nbformat.write(chapter(2), src / "01_one.ipynb")
+    nbformat.write(chapter(3), src / "02_two.ipynb")
+    tree, zipped = tmp / "student", tmp / "site" / "_static" / "student-notebooks.zip"
+    assert student.main([str(src), "-o", str(tree), "--zip", str(zipped)]) == 0
+    return src, tree, zipped
 
 
-@pytest.mark.parametrize("path", REAL, ids=[p.name for p in REAL])
-def test_notebook_follows_the_exercise_convention(path, student_versions):
-    nb, _ = student_versions[path.name]  # converted: the markers balance
-    for i in exercise_cells(nb):
-        tags = nb.cells[i].metadata.get("tags", [])
-        assert {"solution", "hide-input"} <= set(tags), f"{path.name} cell {i}: tags {tags}"
-        following = [c for c in nb.cells[i + 1 :] if c.cell_type == "code"]
-        assert following and student.is_check_cell(following[0]), (
-            f"{path.name} cell {i}: the next code cell should call a check_… function"
+def test_the_student_tree_has_the_notebooks_and_the_readmes(archive):
+    src, tree, _ = archive
+    assert sorted(p.relative_to(tree).as_posix() for p in tree.rglob("*") if p.is_file()) == [
+        "DATA.md",
+        "README.md",
+        "notebooks/01_one.ipynb",
+        "notebooks/02_two.ipynb",
+    ]
+    for name in ("01_one", "02_two"):
+        full = nbformat.read(src / f"{name}.ipynb", as_version=4)
+        released = nbformat.read(tree / "notebooks" / f"{name}.ipynb", as_version=4)
+        assert exercises.student_version_problems(full, released) == []
+    howto = (tree / "README.md").read_text(encoding="utf-8")
+    assert "raise NotImplementedError()" in howto and "DATA.md" in howto
+    assert student.repository_url() in howto
+    data = (tree / "DATA.md").read_text(encoding="utf-8")
+    from llmwidgets.core.data import CORPORA
+
+    for corpus in CORPORA.values():
+        assert corpus.sha256 in data and corpus.url in data and corpus.filename in data
+    assert "LLMW_DATA_DIR" in data
+
+
+def test_the_zip_holds_the_tree_under_one_folder(archive):
+    _, tree, zipped = archive
+    with zipfile.ZipFile(zipped) as zf:
+        names = sorted(zf.namelist())
+        assert names == sorted(
+            f"student-notebooks/{p.relative_to(tree).as_posix()}"
+            for p in tree.rglob("*")
+            if p.is_file()
         )
+        assert zf.read("student-notebooks/README.md") == (tree / "README.md").read_bytes()
+    again = student.write_archive(tree, zipped.with_name("again.zip"))
+    assert again.read_bytes() == zipped.read_bytes()  # reproducible: no build time inside
 
 
-@pytest.mark.parametrize("path", REAL, ids=[p.name for p in REAL])
-def test_student_version_changes_only_the_exercises(path, student_versions):
-    """Solution cells become stubs, check cells lose their outputs; nothing else changes."""
-    full, stud = student_versions[path.name]
-    assert stud.metadata == full.metadata and len(stud.cells) == len(full.cells)
-    exercise = 0
-    for i, (a, b) in enumerate(zip(full.cells, stud.cells, strict=True)):
-        where = f"{path.name} cell {i}"
-        if student.is_solution_cell(a):
-            exercise += 1
-            assert f'raise NotImplementedError("exercise {exercise}")' in b.source, where
-            assert student.BEGIN not in b.source and b.outputs == [], where
-        elif student.is_check_cell(a):
-            assert b.source == a.source and b.outputs == [], where
-        else:
-            assert b == a, f"{where} differs from the full notebook"
+def test_a_notebook_nbgrader_refuses_is_an_error_naming_it(tmp_path, capsys):
+    old = new_notebook(cells=[new_code_cell("### BEGIN SOLUTION\nx = 1\n### END SOLUTION")])
+    old.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3"}
+    old.cells[0].metadata["tags"] = ["solution", "hide-input"]  # the old format
+    nbformat.write(old, tmp_path / "07_old.ipynb")
+    assert student.main([str(tmp_path / "07_old.ipynb"), "-o", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "07_old" in err and "Solution region detected in a non-solution cell" in err
+    assert not (tmp_path / "out" / "notebooks" / "07_old.ipynb").exists()
 
 
-def _bound_names(sources: list[str]) -> set[str]:
-    """Names that code binds at any level (assignments, defs, imports, loop targets)."""
-    names: set[str] = set()
-    for source in sources:
-        try:
-            tree = ast.parse(source)
-        except SyntaxError:  # IPython magics: they bind nothing the exercises use
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                names.add(node.id)
-            elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-                names.add(node.name)
-            elif isinstance(node, ast.Import | ast.ImportFrom):
-                names |= {(a.asname or a.name).split(".")[0] for a in node.names}
-    return names
-
-
-def _imports_only(source: str) -> bool:
-    try:
-        body = ast.parse(source).body
-    except SyntaxError:
-        return False
-    return bool(body) and all(isinstance(node, ast.Import | ast.ImportFrom) for node in body)
-
-
-WITH_EXERCISES = [p for p in REAL if exercise_cells(nbformat.read(p, as_version=4))]
-
-
-@pytest.mark.parametrize("path", WITH_EXERCISES, ids=[p.name for p in WITH_EXERCISES])
-def test_student_version_fails_at_its_exercises(path, student_versions, monkeypatch):
-    """Run the student notebook's set-up and imports, then its exercise section, untouched.
-
-    Every check cell must fail with "not answered yet". Any other cell of the section may
-    fail only where a student's run would (a stub: ``NotImplementedError("exercise k")``
-    for this exercise or an earlier one) or on a name that the skipped part binds (that
-    part is the full notebook's own code, which nbval runs).
-    """
-    from nbclient import NotebookClient
-
-    monkeypatch.setenv("LLMW_QUICK", "1")
-    shared = ROOT.parent / "shared" / "data"
-    if not os.environ.get("LLMW_DATA_DIR") and shared.is_dir():
-        monkeypatch.setenv("LLMW_DATA_DIR", str(shared))
-    _, stud = student_versions[path.name]
-    first = exercise_cells(stud)[0]
-    body = [c for c in stud.cells[:first] if c.cell_type == "code"]
-    setup = body[:2] + [c for c in body[2:] if _imports_only(c.source)]  # install, env report
-    skipped = _bound_names([c.source for c in body if all(c is not s for s in setup)])
-    section = [c for c in stud.cells[first:] if c.cell_type == "code"]
-    nb = new_notebook(cells=copy.deepcopy(setup + section), metadata=stud.metadata)
-    NotebookClient(
-        nb,
-        timeout=120,
-        kernel_name="python3",
-        allow_errors=True,
-        resources={"metadata": {"path": str(NOTEBOOKS)}},
-    ).execute()
-
-    def errors(cell):
-        return [o for o in cell.get("outputs", []) if o.output_type == "error"]
-
-    for i, cell in enumerate(nb.cells[: len(setup)]):
-        assert not errors(cell), f"{path.name} set-up cell {i}: {errors(cell)}"
-    exercise = checks = 0
-    for cell in nb.cells[len(setup) :]:
-        where = f"{path.name}, cell:\n{cell.source}\n"
-        errs = errors(cell)
-        if student.is_solution_cell(cell):
-            exercise += 1
-        if student.is_check_cell(cell):
-            checks += 1
-            assert [e.ename for e in errs] == ["AssertionError"], f"{where}{errs}"
-            assert "not answered yet" in errs[0].evalue, where
-            continue
-        for err in errs:
-            stub = re.fullmatch(r"exercise (\d+)", err.evalue)
-            name = re.fullmatch(r"name '(\w+)' is not defined", err.evalue)
-            assert (
-                err.ename == "NotImplementedError" and stub and 1 <= int(stub[1]) <= exercise
-            ) or (err.ename == "NameError" and name and name[1] in skipped), f"{where}{err}"
-    assert exercise == len(exercise_cells(stud)) and checks >= exercise
+def test_arguments_are_checked(tmp_path, capsys):
+    (tmp_path / "notes.txt").write_text("not a notebook")
+    assert student.main([str(tmp_path / "missing"), "-o", str(tmp_path / "x")]) == 1
+    assert "missing does not exist" in capsys.readouterr().err
+    assert student.main([str(tmp_path / "notes.txt"), "-o", str(tmp_path / "x")]) == 1
+    assert "notes.txt is not a notebook" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
+    nb_dir = tmp_path / "work" / "notebooks"
+    nb_dir.mkdir(parents=True)
+    nbformat.write(chapter(), nb_dir / "01_a.ipynb")
+    with pytest.raises(ValueError, match="lose its solutions"):
+        student.make_student_versions([nb_dir / "01_a.ipynb"], tmp_path / "work")

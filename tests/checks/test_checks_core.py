@@ -38,7 +38,7 @@ def test_every_check_of_every_chapter_is_exported():
     assert len(modules) >= 9
     names = [n for m in modules for n in m.__all__]
     assert len(names) == len(set(names)), "two chapter modules export the same name"
-    assert set(checks.__all__) == {"Hint", "expect_close", "run_check", *names}
+    assert set(checks.__all__) == {"Hint", "expect_close", "run_check", "when_answered", *names}
     for module in modules:
         for name in module.__all__:
             assert getattr(checks, name) is getattr(module, name)
@@ -143,6 +143,7 @@ def test_fixed_seed_restores_the_global_rng():
         ({"NBGRADER_EXECUTION": "autograde"}, True, True),  # nbgrader scores the cell 0
         ({"LLMW_CHECKS": "raise"}, True, True),
         ({"LLMW_CHECKS": "print"}, False, False),
+        ({"LLMW_CHECKS": "print", "NBGRADER_EXECUTION": "autograde"}, True, True),  # no way out
     ],
 )
 def test_a_failed_check_raises_only_where_it_should(env, kernel, raises, monkeypatch, capsys):
@@ -168,3 +169,14 @@ def test_llmw_checks_typo_is_refused(monkeypatch):
     monkeypatch.setenv("LLMW_CHECKS", "loud")
     with pytest.raises(ValueError, match="LLMW_CHECKS='loud' is not understood"):
         _core.failures_raise()
+
+
+def test_when_answered_lets_run_all_go_on_past_a_stub(capsys):
+    def stub():
+        raise NotImplementedError("exercise 2")
+
+    with checks.when_answered("exercise 2"):
+        print(stub())
+    assert capsys.readouterr().out == "(this cell shows its result once exercise 2 is answered)\n"
+    with pytest.raises(ZeroDivisionError), checks.when_answered():
+        print(1 / 0)  # a real error is not hidden
