@@ -8,7 +8,7 @@ The package is in layers; each one imports only from the layers above it in this
 * :mod:`llmwidgets.text` - tokenizers, and the alignment of token pieces to text;
 * :mod:`llmwidgets.training` - batches, the loss and evaluation, the metric history, the
   trainer and its callbacks;
-* :mod:`llmwidgets.widgets` - display helpers and the four widgets (display code only);
+* :mod:`llmwidgets.widgets` - display helpers and the widgets (display code only);
   :mod:`llmwidgets.seq2seq` - chapter 5's number-translation task, models and decoding;
 * :mod:`llmwidgets.apps` - chapter 6's applications (constrained decoding, data-to-text,
   search, recommendation, classification, chat, LoRA), as ``lw.apps.<name>``;
@@ -74,6 +74,7 @@ from llmwidgets.training.trainer import Trainer, TrainerConfig, lr_at
 from llmwidgets.widgets.attention_figures import grid_figure, heatmap_figure
 from llmwidgets.widgets.attention_lines import lines_figure
 from llmwidgets.widgets.attention_viewer import AttentionViewer, attention_viewer
+from llmwidgets.widgets.chat import ChatWidget
 from llmwidgets.widgets.display import LiveFigure, figure_bundle, show, update
 from llmwidgets.widgets.loss_figure import loss_figure
 from llmwidgets.widgets.loss_plot import LiveLossPlot
@@ -128,6 +129,7 @@ __all__ = [
     "capture_attention",
     "causal_mask",
     "CharTokenizer",
+    "ChatWidget",
     "CORPORA",
     "corpus_path",
     "CorpusError",

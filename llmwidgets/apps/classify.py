@@ -122,8 +122,14 @@ class GPTClassifier(nn.Module):
         nn.init.zeros_(self.head.bias)
 
     def forward(self, idx: Tensor, lengths: Tensor) -> Tensor:
-        """Class logits ``(B, 1, n_classes)`` for right-padded lines ``idx`` (B, T)."""
-        h = hidden_states(self.gpt, idx)  # (B, T, C)
+        """Class logits ``(B, 1, n_classes)`` for right-padded lines ``idx`` (B, T).
+
+        Columns after the longest line of the batch are only padding: they are cut off
+        before the body runs (a causal model never reads them), so a batch of short lines
+        costs what its longest line costs, not the whole padded width.
+        """
+        idx = idx[:, : int(lengths.max())]  # (B, T') with T' = the longest real line
+        h = hidden_states(self.gpt, idx)  # (B, T', C)
         return self.head(pool(h, lengths, self.pooling))[:, None, :]  # (B, 1, n_classes)
 
 

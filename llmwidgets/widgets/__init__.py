@@ -1,4 +1,4 @@
-"""Widgets: display helpers and the four widgets (display code only).
+"""Widgets: display helpers and the widgets (display code only).
 
 * :mod:`~llmwidgets.widgets.display` - ``show``/``update`` (plotly figures in every
   frontend), ``LiveFigure`` (redrawn in place without a blank frame) and
@@ -13,7 +13,9 @@
   :mod:`~llmwidgets.widgets.loss_plot` - a run's status line and figure (pure functions of
   a ``MetricHistory``), and the live training callback;
 * :mod:`~llmwidgets.widgets.token_viewer` - coloured token pieces with their ids (the
-  alignment itself is text code: :mod:`llmwidgets.text.spans`).
+  alignment itself is text code: :mod:`llmwidgets.text.spans`);
+* :mod:`~llmwidgets.widgets.chat_figure` / :mod:`~llmwidgets.widgets.chat` - a chat
+  transcript as a table, and the widget that talks to a ``reply(transcript)`` callable.
 
 The functions ``attention_viewer``, ``sampling_explorer``, ``token_viewer`` and
 ``loss_figure`` are not imported here: they would hide the modules of the same name
@@ -24,6 +26,7 @@ The functions ``attention_viewer``, ``sampling_explorer``, ``token_viewer`` and
 from llmwidgets.widgets.attention_figures import grid_figure, heatmap_figure
 from llmwidgets.widgets.attention_lines import lines_figure
 from llmwidgets.widgets.attention_viewer import AttentionViewer
+from llmwidgets.widgets.chat import ChatWidget
 from llmwidgets.widgets.display import LiveFigure, figure_bundle, show, update, widget_bundle
 from llmwidgets.widgets.loss_plot import LiveLossPlot
 from llmwidgets.widgets.loss_status import status_line
@@ -32,6 +35,7 @@ from llmwidgets.widgets.token_viewer import TokenViewer
 
 __all__ = [
     "AttentionViewer",
+    "ChatWidget",
     "LiveFigure",
     "LiveLossPlot",
     "SamplingExplorer",

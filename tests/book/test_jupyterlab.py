@@ -178,6 +178,7 @@ explorer
         assert external_requests(visit) == []
 
 
+
 # ------------------------------------------------------------------- flicker, layout
 SAMPLER = """(cell) => {
   window.__frames = [];
@@ -334,6 +335,44 @@ plot.on_train_end()
         assert page.locator(".jupyter-widgets").count() == 0  # the final output is a figure
         assert visit.console_errors == []
 
+
+def test_chat_widget_grows_its_transcript_without_a_blank_frame(browser, lab):
+    """Type a message into the chat widget, press Send: the transcript grows in place."""
+    code = """
+from llmwidgets import ChatWidget
+ChatWidget(lambda turns: f"Good morrow, {turns[-1][1]}! ({len(turns)} turns)", title="demo")
+"""
+    with run_notebook_in_lab(browser, lab, "chat.ipynb", [code]) as visit:
+        page = visit.page
+        page.wait_for_selector(".js-plotly-plot .main-svg", timeout=90_000)
+        box = page.locator(".widget-text input").first
+        box.wait_for(timeout=90_000)
+        assert plot_title(page) == "demo · 0 messages"
+        start_sampling(page)
+        for message, count in (("Romeo", 2), ("<b>Juliet</b>", 4)):
+            box.fill(message)
+            page.locator(".widget-button", has_text="Send").click()
+            page.wait_for_function(
+                "document.querySelector('.js-plotly-plot').layout.title.text"
+                f".includes('{count} messages')",
+                timeout=30_000,
+            )
+        page.wait_for_timeout(300)
+        assert_no_blank_frame(stop_sampling(page), min_titles=3)
+        roles, texts = plot_data(page)[0]["cells"]["values"]
+        assert roles == ["user", "assistant"] * 2
+        assert texts[:2] == ["Romeo", "Good morrow, Romeo! (1 turns)"]
+        assert texts[3] == "Good morrow, &lt;b&gt;Juliet&lt;/b&gt;! (3 turns)"
+        shown = page.evaluate(
+            "Array.from(document.querySelectorAll('.js-plotly-plot text'))"
+            ".map(t => t.textContent).join(' ')"
+        )
+        assert "<b>Juliet</b>" in shown  # escaped: the markup is shown as text
+        assert box.input_value() == ""  # the box is emptied after a reply
+        assert page.locator(".js-plotly-plot").count() == 1  # redrawn in place, not appended
+        visit.screenshot(SCREENSHOTS / "jupyterlab-chat-widget.png")
+        assert visit.console_errors == []
+        assert external_requests(visit) == []
 
 # ----------------------------------------------------- without a widget manager
 def test_widget_output_shows_its_static_form_without_widgets(browser, tmp_path, run_in_kernel):
