@@ -178,7 +178,6 @@ explorer
         assert external_requests(visit) == []
 
 
-
 # ------------------------------------------------------------------- flicker, layout
 SAMPLER = """(cell) => {
   window.__frames = [];
@@ -373,6 +372,7 @@ ChatWidget(lambda turns: f"Good morrow, {turns[-1][1]}! ({len(turns)} turns)", t
         visit.screenshot(SCREENSHOTS / "jupyterlab-chat-widget.png")
         assert visit.console_errors == []
         assert external_requests(visit) == []
+
 
 # ----------------------------------------------------- without a widget manager
 def test_widget_output_shows_its_static_form_without_widgets(browser, tmp_path, run_in_kernel):
