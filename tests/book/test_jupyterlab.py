@@ -96,8 +96,10 @@ def external_requests(visit: OfflinePage) -> list[str]:
 
 
 def plot_data(page, index: int = 0):
-    """The trace data plotly drew in the index-th graph of the page."""
-    return page.evaluate(f"document.querySelectorAll('.js-plotly-plot')[{index}].data")
+    """The trace data plotly drew in the index-th graph of the page (None while it is not
+    there: an output replaced by a display update is briefly absent)."""
+    graph = f"document.querySelectorAll('.js-plotly-plot')[{index}]"
+    return page.evaluate(f"{graph} ? ({graph}.data ?? null) : null")
 
 
 def press_on(page, selector: str, key: str, times: int) -> None:
@@ -111,7 +113,7 @@ def wait_for_change(page, before, index: int = 0, timeout: float = 30.0):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         now = plot_data(page, index)
-        if now != before:
+        if now is not None and now != before:
             return now
         time.sleep(0.2)
     return before
